@@ -1,0 +1,136 @@
+use serde_json::{Map, Value};
+
+use crate::bindings::mooring::step::types as wit;
+
+/// One Kubernetes-style document: a JSON object plus where it lives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    id: Option<String>,
+    /// Bundle-relative path of the file the document lives in. Change it to
+    /// move the document.
+    pub path: String,
+    /// The document itself.
+    pub content: Map<String, Value>,
+}
+
+impl Document {
+    /// A new document to add to the bundle at `path`.
+    pub fn new(path: impl Into<String>, content: Map<String, Value>) -> Self {
+        Document {
+            id: None,
+            path: path.into(),
+            content,
+        }
+    }
+
+    /// The host's id for this document; `None` for one the step added.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
+    /// `apiVersion`, or `""`.
+    pub fn api_version(&self) -> &str {
+        self.str_at(&["apiVersion"])
+    }
+
+    /// `kind`, or `""`.
+    pub fn kind(&self) -> &str {
+        self.str_at(&["kind"])
+    }
+
+    /// `metadata.name`, or `""`.
+    pub fn name(&self) -> &str {
+        self.str_at(&["metadata", "name"])
+    }
+
+    /// `metadata.namespace`, or `""`.
+    pub fn namespace(&self) -> &str {
+        self.str_at(&["metadata", "namespace"])
+    }
+
+    /// True when the document has this `kind` and `metadata.name`.
+    pub fn is(&self, kind: &str, name: &str) -> bool {
+        self.kind() == kind && self.name() == name
+    }
+
+    /// The value of label `key`.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.get(&["metadata", "labels", key])
+            .and_then(Value::as_str)
+    }
+
+    /// The value of annotation `key`.
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.get(&["metadata", "annotations", key])
+            .and_then(Value::as_str)
+    }
+
+    /// Set label `key` to `value`, creating `metadata.labels` if needed.
+    pub fn set_label(&mut self, key: &str, value: &str) {
+        self.metadata_map("labels")
+            .insert(key.to_owned(), Value::from(value));
+    }
+
+    /// Set annotation `key` to `value`, creating `metadata.annotations` if needed.
+    pub fn set_annotation(&mut self, key: &str, value: &str) {
+        self.metadata_map("annotations")
+            .insert(key.to_owned(), Value::from(value));
+    }
+
+    /// The value at a path of object keys, for example `&["spec", "replicas"]`.
+    pub fn get(&self, path: &[&str]) -> Option<&Value> {
+        let (first, rest) = path.split_first()?;
+        rest.iter()
+            .try_fold(self.content.get(*first)?, |value, key| value.get(key))
+    }
+
+    /// The value at a path of object keys, for changing it in place.
+    pub fn get_mut(&mut self, path: &[&str]) -> Option<&mut Value> {
+        let (first, rest) = path.split_first()?;
+        rest.iter()
+            .try_fold(self.content.get_mut(*first)?, |value, key| {
+                value.get_mut(key)
+            })
+    }
+
+    fn str_at(&self, path: &[&str]) -> &str {
+        self.get(path).and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// `metadata.<field>` as an object, replacing anything else found there.
+    fn metadata_map(&mut self, field: &str) -> &mut Map<String, Value> {
+        let metadata = object_entry(&mut self.content, "metadata");
+        object_entry(metadata, field)
+    }
+
+    pub(crate) fn from_wit(doc: wit::Document) -> Result<Self, String> {
+        match serde_json::from_str(&doc.content) {
+            Ok(Value::Object(content)) => Ok(Document {
+                id: doc.id,
+                path: doc.path,
+                content,
+            }),
+            Ok(_) => Err(format!("document {} is not a JSON object", doc.path)),
+            Err(e) => Err(format!("document {} is not valid JSON: {e}", doc.path)),
+        }
+    }
+
+    pub(crate) fn into_wit(self) -> wit::Document {
+        wit::Document {
+            id: self.id,
+            path: self.path,
+            content: Value::Object(self.content).to_string(),
+        }
+    }
+}
+
+fn object_entry<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    let entry = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
+    if !entry.is_object() {
+        *entry = Value::Object(Map::new());
+    }
+    match entry {
+        Value::Object(map) => map,
+        _ => unreachable!("just made an object"),
+    }
+}

@@ -1,0 +1,424 @@
+//! The `mooring` command line: argument parsing and what is printed where.
+//! All the work is done by the library modules.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use clap::{Args, Parser, Subcommand};
+
+use crate::bindings::{WIT_PACKAGE, WIT_VERSION};
+use crate::bundle::Bundle;
+use crate::capabilities::log::LogLevel;
+use crate::execute::{self, Outcome, Severity, StepResult};
+use crate::pipeline::{self, Pipeline};
+use crate::runtime::{Runtime, RuntimeOptions};
+use crate::{guests, krm, limits, yaml};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the run failed: a step failed (trap, timeout, memory, invalid output),
+     a step reported an error result, or the result could not be written;
+     the bundle is left untouched
+  2  usage or input error: bad flags, an unreadable bundle or pipeline, an
+     unknown or mismatched guest";
+
+/// Runs sandboxed WebAssembly steps over Airship-style document bundles.
+#[derive(Debug, Parser)]
+#[command(name = "mooring", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    cache: CacheArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct CacheArgs {
+    /// Keep compiled guests in DIR [default: $XDG_CACHE_HOME/mooring, else ~/.cache/mooring]
+    #[arg(long, global = true, env = "MOORING_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile guests on every run instead of caching them
+    #[arg(long, global = true)]
+    no_cache: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a pipeline over a bundle directory
+    ///
+    /// The result goes to stdout as a YAML stream unless --output or
+    /// --in-place is given; a summary of each step goes to stderr. Nothing is
+    /// written when any step fails.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Act as a KRM function: a ResourceList on stdin, a ResourceList on stdout
+    ///
+    /// The functionConfig names the work: a mooring.dev/v1alpha1 Pipeline, or
+    /// a ConfigMap with data.guest (and optional data.config, YAML text).
+    /// Use it with `kpt fn eval --exec "mooring fn"`, a Kptfile `exec:`, or as
+    /// a kustomize transformer.
+    #[command(after_help = EXIT_CODES)]
+    Fn,
+    /// List the built-in guests and the WIT version guests must be built against
+    Guests,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The bundle directory
+    bundle: PathBuf,
+    /// The pipeline file [default: the one mooring.dev/v1alpha1 Pipeline document in the bundle]
+    #[arg(short, long, value_name = "FILE")]
+    pipeline: Option<PathBuf>,
+    /// Write the whole resulting bundle to DIR, which must be new or empty
+    #[arg(short, long, value_name = "DIR", conflicts_with = "in_place")]
+    output: Option<PathBuf>,
+    /// Rewrite the bundle's changed files in place, each atomically
+    #[arg(long)]
+    in_place: bool,
+    /// Print no per-step summary on stderr
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// An error and the exit code it maps to.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn input(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: 2,
+        error: error.into(),
+    }
+}
+
+fn failed(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: 1,
+        error: error.into(),
+    }
+}
+
+impl From<execute::StepError> for Failure {
+    fn from(error: execute::StepError) -> Self {
+        let code = if error.cause.is_input_error() { 2 } else { 1 };
+        Failure {
+            code,
+            error: error.into(),
+        }
+    }
+}
+
+/// The entry point of the `mooring` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(args) => run(&cli.cache, args),
+        Command::Fn => krm_function(&cli.cache),
+        Command::Guests => {
+            print_guests();
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("mooring: error: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn runtime(cache: &CacheArgs) -> Result<Runtime, Failure> {
+    let dir = if cache.no_cache {
+        None
+    } else {
+        cache.cache_dir.clone().or_else(default_cache_dir)
+    };
+    Runtime::new(RuntimeOptions { cache: dir })
+        .map_err(|e| failed(anyhow!("{e:#}").context("failed to start the WebAssembly runtime")))
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))?;
+    Some(base.join("mooring"))
+}
+
+fn run(cache: &CacheArgs, args: &RunArgs) -> Result<(), Failure> {
+    let bundle = Bundle::load(&args.bundle).map_err(input)?;
+    let pipeline = match &args.pipeline {
+        Some(path) => Pipeline::from_file(path).map_err(input)?,
+        None => pipeline_in_bundle(&bundle).map_err(input)?,
+    };
+    let runtime = runtime(cache)?;
+    let outcome = execute::run(&runtime, &pipeline, bundle.documents().to_vec())?;
+    if !args.quiet {
+        print_summary(&outcome);
+    }
+    let errors = outcome
+        .results
+        .iter()
+        .filter(|r| r.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        return Err(failed(anyhow!(
+            "the pipeline reported {errors} error result(s); nothing was written"
+        )));
+    }
+
+    let changes = bundle.render(&outcome.documents);
+    if let Some(dir) = &args.output {
+        bundle.write_to(dir, &changes).map_err(failed)?;
+        eprintln!(
+            "mooring: wrote the bundle to {} ({} file(s) changed)",
+            dir.display(),
+            changes.len()
+        );
+    } else if args.in_place {
+        bundle.write_in_place(&changes).map_err(failed)?;
+        eprintln!(
+            "mooring: {} file(s) changed in {}",
+            changes.len(),
+            args.bundle.display()
+        );
+    } else {
+        write_stdout(&bundle.stream(&outcome.documents))?;
+    }
+    Ok(())
+}
+
+/// The pipeline document inside the bundle, when there is exactly one.
+fn pipeline_in_bundle(bundle: &Bundle) -> anyhow::Result<Pipeline> {
+    let found: Vec<_> = bundle
+        .documents()
+        .iter()
+        .filter(|d| pipeline::is_pipeline(d))
+        .collect();
+    let doc = match found.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(anyhow!(
+                "{} holds no {} {} document; add one or pass --pipeline FILE",
+                bundle.root().display(),
+                pipeline::API_VERSION,
+                pipeline::KIND
+            ));
+        }
+        many => {
+            let names: Vec<String> = many.iter().map(|d| d.to_string()).collect();
+            return Err(anyhow!(
+                "{} holds {} pipelines ({}); choose one with --pipeline FILE",
+                bundle.root().display(),
+                many.len(),
+                names.join(", ")
+            ));
+        }
+    };
+    let origin = doc
+        .origin
+        .as_ref()
+        .context("a loaded document has an origin")?;
+    let chunk = yaml::Chunk {
+        text: bundle.original_text(doc.id).unwrap_or_default().to_owned(),
+        first_line: origin.line,
+    };
+    let base = bundle.root().join(&origin.path);
+    let base = base.parent().unwrap_or(bundle.root());
+    Ok(Pipeline::from_chunk(&origin.path, &chunk, base)?)
+}
+
+fn krm_function(cache: &CacheArgs) -> Result<(), Failure> {
+    let mut stdin = Vec::new();
+    io::stdin()
+        .read_to_end(&mut stdin)
+        .map_err(|e| failed(anyhow!(e).context("failed to read the ResourceList from stdin")))?;
+    let text = match String::from_utf8(stdin) {
+        Ok(text) => text,
+        Err(e) => {
+            // Never answer with an empty stdout: kustomize reads that as
+            // "delete every resource". Echo the input and fail.
+            write_stdout_bytes(e.as_bytes())?;
+            return Err(failed(anyhow!(
+                "the ResourceList on stdin is not valid UTF-8"
+            )));
+        }
+    };
+    let list = match krm::read(&text) {
+        Ok(list) => list,
+        Err(e) => {
+            write_stdout(&text)?;
+            return Err(failed(e));
+        }
+    };
+    let fail_with = |message: String| -> Result<(), Failure> {
+        let result = StepResult {
+            step: "mooring".to_owned(),
+            severity: Severity::Error,
+            message: message.clone(),
+            document: None,
+            field: None,
+        };
+        write_stdout(&list.write(&list.documents, &[result]))?;
+        Err(failed(anyhow!(message)))
+    };
+    let pipeline = match list.pipeline(Path::new(".")) {
+        Ok(pipeline) => pipeline,
+        Err(message) => return fail_with(message),
+    };
+    let runtime = runtime(cache)?;
+    let outcome = match execute::run(&runtime, &pipeline, list.documents.clone()) {
+        Ok(outcome) => outcome,
+        Err(e) => return fail_with(e.to_string()),
+    };
+    print_summary(&outcome);
+    write_stdout(&list.write(&outcome.documents, &outcome.results))?;
+    let errors = outcome
+        .results
+        .iter()
+        .filter(|r| r.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        return Err(failed(anyhow!(
+            "the pipeline reported {errors} error result(s)"
+        )));
+    }
+    Ok(())
+}
+
+fn write_stdout(text: &str) -> Result<(), Failure> {
+    write_stdout_bytes(text.as_bytes())
+}
+
+fn write_stdout_bytes(bytes: &[u8]) -> Result<(), Failure> {
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|e| failed(anyhow!(e).context("failed to write to stdout"))),
+    }
+}
+
+/// One line per step, then its log lines and results, on stderr.
+fn print_summary(outcome: &Outcome) {
+    let mut err = io::stderr().lock();
+    for step in &outcome.steps {
+        let _ = writeln!(
+            err,
+            "{} ({}): {} seen, {} changed, {} added, {} removed, {} result(s) [{:.1} ms]",
+            step.step,
+            step.guest,
+            step.seen,
+            step.changed,
+            step.added,
+            step.removed,
+            step.results,
+            step.elapsed.as_secs_f64() * 1e3
+        );
+        for line in &step.log.lines {
+            let level = match line.level {
+                LogLevel::Debug => "debug",
+                LogLevel::Info => "info",
+                LogLevel::Warn => "warn",
+                LogLevel::Error => "error",
+            };
+            let fields: String = line
+                .fields
+                .iter()
+                .map(|(k, v)| format!(" {k}={v}"))
+                .collect();
+            let _ = writeln!(err, "  [{}] {level}: {}{fields}", step.step, line.message);
+        }
+        if step.log.dropped > 0 {
+            let _ = writeln!(
+                err,
+                "  [{}] ({} more log lines dropped)",
+                step.step, step.log.dropped
+            );
+        }
+        for result in outcome.results.iter().filter(|r| r.step == step.step) {
+            let about = result
+                .document
+                .as_ref()
+                .map(|d| format!("{d}: "))
+                .unwrap_or_default();
+            let field = result
+                .field
+                .as_ref()
+                .map(|f| format!(" (field {f})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                err,
+                "  {}: {about}{}{field}",
+                result.severity.as_str(),
+                result.message
+            );
+        }
+    }
+}
+
+fn print_guests() {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "WIT world: {WIT_PACKAGE}@{WIT_VERSION} (world `step`)");
+    let _ = writeln!(
+        out,
+        "Default limits per step: {}",
+        limits::Limits::default()
+    );
+    let _ = writeln!(out, "\nBuilt-in guests:");
+    let width = guests::standard().map(|g| g.name.len()).max().unwrap_or(0);
+    for guest in guests::standard() {
+        let _ = writeln!(out, "  {:width$}  {}", guest.name, guest.description);
+    }
+    if io::stdout().is_terminal() {
+        let _ = writeln!(
+            out,
+            "\nA pipeline step names one with `guest: <name>`, or a component with `guest: path/to/step.wasm`."
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn each_flag_parses() {
+        let cli = Cli::try_parse_from([
+            "mooring",
+            "run",
+            "b",
+            "--pipeline",
+            "p.yaml",
+            "--in-place",
+            "-q",
+        ])
+        .unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.pipeline, Some(PathBuf::from("p.yaml")));
+        assert!(args.in_place && args.quiet);
+        let cli = Cli::try_parse_from(["mooring", "--no-cache", "run", "b", "-o", "out"]).unwrap();
+        assert!(cli.cache.no_cache);
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.output, Some(PathBuf::from("out")));
+        let cli = Cli::try_parse_from(["mooring", "fn", "--cache-dir", "/c"]).unwrap();
+        assert_eq!(cli.cache.cache_dir, Some(PathBuf::from("/c")));
+        assert!(Cli::try_parse_from(["mooring", "run", "b", "-o", "x", "--in-place"]).is_err());
+        assert!(Cli::try_parse_from(["mooring", "run"]).is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! YAML streams, cut into documents that keep their original text.
+//!
+//! A multi-document file is split at its document markers (`---` at the start
+//! of a line). The YAML spec forbids a line starting with `---` or `...`
+//! inside any scalar, so a marker at column 0 always begins a new document;
+//! cutting there is exact, and it gives each document its own bytes, which is
+//! what lets an unchanged document be written back untouched, comments and
+//! all. Each piece is then parsed on its own by serde-saphyr.
+//!
+//! Parser limits (serde-saphyr's defaults, stated here because they bound
+//! memory on hostile input): at most 250,000 nodes per document including
+//! alias expansion (a "billion laughs" input is refused), and duplicate
+//! mapping keys are an error.
+
+use serde_json::{Map, Value};
+use serde_saphyr::RenderOptions;
+
+/// One piece of a YAML stream: a document or the text between documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    /// The exact text, including its `---` marker line if it had one.
+    pub text: String,
+    /// 1-based line of the chunk's first line in the file.
+    pub first_line: usize,
+}
+
+/// A YAML problem, with where it is and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}:{line}:{column}: {message}")]
+pub struct YamlError {
+    /// The file (bundle-relative) or stream name.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong, with a hint where there is one.
+    pub message: String,
+}
+
+/// Splits a stream into chunks at document-start markers.
+pub fn split(text: &str) -> Vec<Chunk> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut start_line = 1;
+    let mut offset = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if offset > start && is_document_start(line) {
+            chunks.push(Chunk {
+                text: text[start..offset].to_owned(),
+                first_line: start_line,
+            });
+            start = offset;
+            start_line = index + 1;
+        }
+        offset += line.len();
+    }
+    if start < text.len() || chunks.is_empty() {
+        chunks.push(Chunk {
+            text: text[start..].to_owned(),
+            first_line: start_line,
+        });
+    }
+    chunks
+}
+
+fn is_document_start(line: &str) -> bool {
+    line.strip_prefix("---")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+}
+
+/// True when a chunk holds only markers, comments and blank lines.
+pub fn is_empty(chunk: &str) -> bool {
+    chunk.lines().all(|line| {
+        let line = line.trim();
+        let line = line
+            .strip_prefix("---")
+            .map(str::trim_start)
+            .unwrap_or(line);
+        line.is_empty() || line.starts_with('#') || line == "..."
+    })
+}
+
+/// Parses one chunk. `Ok(None)` for an empty or `null` document.
+pub fn parse(path: &str, chunk: &Chunk) -> Result<Option<Map<String, Value>>, YamlError> {
+    if is_empty(&chunk.text) {
+        return Ok(None);
+    }
+    match from_chunk::<Value>(path, chunk)? {
+        Value::Object(map) => Ok(Some(map)),
+        Value::Null => Ok(None),
+        other => Err(YamlError {
+            path: path.to_owned(),
+            line: first_content_line(chunk),
+            column: 1,
+            message: format!(
+                "this document is {}, not a mapping; every document in a bundle must be a \
+                 Kubernetes-style object with apiVersion, kind and metadata",
+                describe(&other)
+            ),
+        }),
+    }
+}
+
+/// Deserializes one chunk into `T`, with errors positioned in the file.
+pub fn from_chunk<T: serde::de::DeserializeOwned>(
+    path: &str,
+    chunk: &Chunk,
+) -> Result<T, YamlError> {
+    serde_saphyr::from_str(&chunk.text).map_err(|error| {
+        let (line, column) = error
+            .location()
+            .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
+        let mut options = RenderOptions::default();
+        options.line_offset = chunk.first_line as u64 - 1;
+        options.source_name = Some(path);
+        let rendered = error.render_with_options(options);
+        YamlError {
+            path: path.to_owned(),
+            line: chunk.first_line + line.saturating_sub(1),
+            column,
+            message: with_hint(rendered.trim_end()),
+        }
+    })
+}
+
+/// Serializes a document as block-style YAML, keys in their original order.
+pub fn to_yaml(content: &Map<String, Value>) -> String {
+    let mut text = serde_saphyr::to_string(content).unwrap_or_else(|_| {
+        // A JSON object always serializes; keep the result valid YAML anyway.
+        Value::Object(content.clone()).to_string()
+    });
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+fn first_content_line(chunk: &Chunk) -> usize {
+    let skipped = chunk.text.lines().take_while(|line| is_empty(line)).count();
+    chunk.first_line + skipped
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Array(_) => "a sequence",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null | Value::Object(_) => "a mapping",
+    }
+}
+
+/// Adds what to do for the mistakes people make most.
+fn with_hint(message: &str) -> String {
+    let hint = if message.contains("tab") {
+        Some("YAML indentation must use spaces, not tabs")
+    } else if message.contains("duplicate mapping key") {
+        Some("a key may appear only once in a mapping; remove or rename one of them")
+    } else if message.contains("budget") {
+        Some("the document expands to too many nodes (an alias bomb?); mooring refuses it")
+    } else {
+        None
+    };
+    match hint {
+        Some(hint) => format!("{message}\nhint: {hint}"),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(input: &str) -> Vec<String> {
+        split(input).into_iter().map(|c| c.text).collect()
+    }
+
+    #[test]
+    fn split_keeps_every_byte_and_cuts_only_at_markers() {
+        let input = "# header\na: 1\n---\nb: |\n  --- not a marker\n--- # c\nc: 3\n---\n";
+        let chunks = split(input);
+        let joined: String = chunks.iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(joined, input);
+        assert_eq!(
+            texts(input),
+            [
+                "# header\na: 1\n",
+                "---\nb: |\n  --- not a marker\n",
+                "--- # c\nc: 3\n",
+                "---\n"
+            ]
+        );
+        assert_eq!(
+            chunks.iter().map(|c| c.first_line).collect::<Vec<_>>(),
+            [1, 3, 6, 8]
+        );
+        assert_eq!(texts("---x: 1\n"), ["---x: 1\n"]);
+        assert_eq!(texts(""), [""]);
+    }
+
+    #[test]
+    fn parse_reports_positions_in_the_file_not_the_chunk() {
+        let chunks = split("a: 1\n---\nb: 2\nc: [1,\n");
+        let error = parse("site/x.yaml", &chunks[1]).unwrap_err();
+        assert_eq!(error.path, "site/x.yaml");
+        assert!(error.line >= 3, "{error}");
+        assert!(error.to_string().starts_with("site/x.yaml:"), "{error}");
+    }
+
+    #[test]
+    fn parse_refuses_non_mappings_and_skips_empty_documents() {
+        let chunk = |t: &str| Chunk {
+            text: t.to_owned(),
+            first_line: 10,
+        };
+        assert_eq!(parse("f", &chunk("---\n# only a comment\n")).unwrap(), None);
+        assert_eq!(parse("f", &chunk("--- ~\n")).unwrap(), None);
+        let error = parse("f", &chunk("---\n- a\n- b\n")).unwrap_err();
+        assert!(
+            error.message.contains("a sequence, not a mapping"),
+            "{error}"
+        );
+        assert_eq!(error.line, 11);
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_a_hint() {
+        let error = parse("f", &split("a: 1\na: 2\n")[0]).unwrap_err();
+        assert!(error.message.contains("hint:"), "{error}");
+    }
+}
