@@ -1,5 +1,8 @@
 //! Builds the standard guests (`guest/steps/*`) for `wasm32-wasip2` and
-//! embeds them in the `mooring` binary as built-ins.
+//! embeds them in the `mooring` binary as built-ins. The test fixture guests
+//! (`tests/guests/*`) are built in the same run, sharing its compiled
+//! dependencies, but not embedded: tests find them through the
+//! `MOORING_TEST_GUESTS` directory this script exports.
 //!
 //! Like wasmtime's `crates/test-programs/artifacts`, this runs a nested
 //! `cargo build` with its own target directory under `OUT_DIR`, so it never
@@ -20,7 +23,8 @@ fn main() {
     let workspace = manifest_dir.parent().expect("host/ sits in the workspace");
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
-    let guests = standard_guests(&workspace.join("guest/steps"));
+    let guests = guest_crates(&workspace.join("guest/steps"));
+    let fixtures = guest_crates(&workspace.join("tests/guests"));
     ensure_target_installed();
 
     let target_dir = out_dir.join("guests");
@@ -35,7 +39,7 @@ fn main() {
         .env_remove("RUSTFLAGS")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("RUSTC_WRAPPER");
-    for guest in &guests {
+    for guest in guests.iter().chain(&fixtures) {
         cargo.args(["--package", &guest.name]);
     }
     let status = cargo.status().expect("failed to run cargo for the guests");
@@ -59,12 +63,20 @@ fn main() {
     generated.push_str("];\n");
     fs::write(out_dir.join("standard_guests.rs"), generated)
         .expect("failed to write standard_guests.rs");
+    println!(
+        "cargo:rustc-env=MOORING_TEST_GUESTS={}",
+        artifacts.display()
+    );
 
     println!(
         "cargo:rerun-if-changed={}",
         workspace.join("guest").display()
     );
     println!("cargo:rerun-if-changed={}", workspace.join("wit").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("tests/guests").display()
+    );
     println!(
         "cargo:rerun-if-changed={}",
         workspace.join("Cargo.lock").display()
@@ -76,12 +88,12 @@ struct Guest {
     description: String,
 }
 
-/// Every crate under `guest/steps/` is a standard guest, named after its
-/// directory; its Cargo.toml `description` is what `mooring guests` shows.
-fn standard_guests(steps: &Path) -> Vec<Guest> {
-    let mut guests: Vec<Guest> = fs::read_dir(steps)
-        .expect("guest/steps/ is missing")
-        .map(|entry| entry.expect("failed to read guest/steps/").path())
+/// Every crate in `dir` is a guest named after its directory; for a standard
+/// guest, its Cargo.toml `description` is what `mooring guests` shows.
+fn guest_crates(dir: &Path) -> Vec<Guest> {
+    let mut guests: Vec<Guest> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("failed to read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("failed to read a guest directory").path())
         .filter(|dir| dir.join("Cargo.toml").is_file())
         .map(|dir| {
             let manifest = fs::read_to_string(dir.join("Cargo.toml"))

@@ -342,7 +342,11 @@ pub fn check_document_path(path: &str) -> Result<(), String> {
     }
     // Checked on the raw segments: `Path::components` would quietly drop `.`.
     let segments: Vec<&str> = path.split('/').collect();
-    if path.contains('\\') || segments.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
+    if path.contains('\\')
+        || segments
+            .iter()
+            .any(|s| s.is_empty() || *s == "." || *s == "..")
+    {
         return Err(format!(
             "path {path:?} must be relative and `/`-separated, without empty, `.` or `..` segments"
         ));

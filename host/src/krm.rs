@@ -178,6 +178,9 @@ impl ResourceList {
                     annotations_mut(&mut content)
                         .insert(PATH.to_owned(), Value::from(doc.path.clone()));
                 }
+                // Whatever a guest wrote under the orchestrator's prefix is
+                // dropped; what the orchestrator sent is put back as it was.
+                take_internal_annotations(&mut content);
                 if let Some(internal) = self.internal.get(&doc.id).filter(|m| !m.is_empty()) {
                     annotations_mut(&mut content).extend(internal.clone());
                 }

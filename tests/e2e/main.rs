@@ -1,1 +1,17 @@
-//! End-to-end tests: the real `mooring` binary over real bundles.
+//! End-to-end tests: the real `mooring` binary, real compiled guests, real
+//! bundles, and the real `kpt` and `kubectl` where a test needs a peer.
+//!
+//! - `run`: `mooring run` over the example bundles and its output modes;
+//! - `bad_input`: every kind of bad input gives one clear message, a
+//!   non-zero exit, and a bundle left byte-for-byte untouched;
+//! - `sandbox`: what a guest can and cannot reach;
+//! - `krm`: `mooring fn` on its own, under `kpt fn eval`/`kpt fn render`,
+//!   and as a transformer under `kubectl kustomize`.
+
+#![allow(clippy::unwrap_used)]
+
+mod bad_input;
+mod krm;
+mod run;
+mod sandbox;
+mod util;

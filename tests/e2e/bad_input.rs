@@ -1,0 +1,232 @@
+//! Every kind of bad input: one clear message naming the file or step, a
+//! non-zero exit, and a bundle left byte-for-byte untouched.
+
+use std::fs;
+use std::path::Path;
+
+use crate::util::{example_bundle, fixture_guest, run, snapshot, write_pipeline};
+
+/// Runs `steps` in place over a copy of the example bundle and checks that
+/// it fails with `code`, says each of `needles`, and writes nothing.
+fn refused(steps: &str, code: i32, needles: &[&str]) -> String {
+    let bundle = example_bundle("docker-test-site");
+    refused_in(bundle.path(), steps, code, needles)
+}
+
+fn refused_in(bundle: &Path, steps: &str, code: i32, needles: &[&str]) -> String {
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(scratch.path(), steps);
+    let before = snapshot(bundle);
+    let ran = run(
+        bundle,
+        &["--in-place", "--pipeline", pipeline.to_str().unwrap()],
+    );
+    assert_eq!(ran.code, code, "stderr:\n{}", ran.stderr);
+    for needle in needles {
+        assert!(
+            ran.stderr.contains(needle),
+            "expected {needle:?} in:\n{}",
+            ran.stderr
+        );
+    }
+    assert_eq!(
+        ran.stderr.matches("mooring: error:").count(),
+        1,
+        "one message:\n{}",
+        ran.stderr
+    );
+    assert_eq!(snapshot(bundle), before, "the bundle must be untouched");
+    ran.stderr
+}
+
+fn hostile(mode: &str) -> String {
+    format!(
+        "- name: hostile-{mode}\n  guest: {}\n  config: {{mode: {mode}}}\n  limits: {{timeout: 1s, memory: 64Mi}}\n",
+        fixture_guest("hostile").display()
+    )
+}
+
+#[test]
+fn malformed_yaml_names_file_line_and_column() {
+    let bundle = example_bundle("docker-test-site");
+    fs::write(
+        bundle.path().join("broken.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\ndata: [1,\n",
+    )
+    .unwrap();
+    let stderr = refused_in(
+        bundle.path(),
+        "- guest: set-metadata\n  config: {labels: {a: b}}\n",
+        2,
+        &["broken.yaml:"],
+    );
+    assert!(
+        stderr.contains("broken.yaml:3:") || stderr.contains("broken.yaml:4:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_wasm_file_is_named() {
+    refused(
+        "- guest: /nonexistent/step.wasm\n",
+        2,
+        &["failed to read guest file /nonexistent/step.wasm"],
+    );
+}
+
+#[test]
+fn a_core_module_is_not_a_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("core.wasm");
+    fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    refused(
+        &format!("- guest: {}\n", core.display()),
+        2,
+        &[
+            "is a core WebAssembly module, not a component",
+            "wasm32-wasip2",
+        ],
+    );
+}
+
+#[test]
+fn a_file_that_is_not_wasm_or_is_truncated_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("text.wasm");
+    fs::write(&text, "not wasm at all").unwrap();
+    refused(
+        &format!("- guest: {}\n", text.display()),
+        2,
+        &["is not a WebAssembly file"],
+    );
+
+    let component = fs::read(fixture_guest("hostile")).unwrap();
+    let truncated = dir.path().join("truncated.wasm");
+    fs::write(&truncated, &component[..component.len() / 2]).unwrap();
+    refused(
+        &format!("- guest: {}\n", truncated.display()),
+        2,
+        &["failed to compile guest", "truncated.wasm"],
+    );
+}
+
+#[test]
+fn a_wrong_sha256_pin_is_refused_before_anything_runs() {
+    let wrong = "0".repeat(64);
+    let guest = fixture_guest("hostile");
+    refused(
+        &format!("- guest: {}\n  sha256: {wrong}\n", guest.display()),
+        2,
+        &["but the pipeline pins", &wrong, "refusing to run it"],
+    );
+}
+
+#[test]
+fn a_matching_sha256_pin_runs() {
+    let guest = fixture_guest("hostile");
+    let digest = mooring::guests::sha256_hex(&fs::read(&guest).unwrap());
+    let bundle = example_bundle("docker-test-site");
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(
+        scratch.path(),
+        &format!("- guest: {}\n  sha256: {digest}\n", guest.display()),
+    );
+    let ran = run(bundle.path(), &["--pipeline", pipeline.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+}
+
+#[test]
+fn an_unknown_builtin_lists_the_ones_that_exist() {
+    refused(
+        "- guest: no-such-guest\n",
+        2,
+        &["no built-in guest named `no-such-guest`", "set-metadata"],
+    );
+}
+
+#[test]
+fn a_guest_for_another_wit_version_names_both_versions() {
+    refused(
+        &format!("- guest: {}\n", fixture_guest("future-version").display()),
+        2,
+        &["mooring:step@0.2.0", "mooring:step@0.1.0"],
+    );
+}
+
+#[test]
+fn a_panic_is_reported_with_its_message() {
+    refused(
+        &hostile("panic"),
+        1,
+        &["step `hostile-panic`", "panicked:", "boom from guest"],
+    );
+}
+
+#[test]
+fn an_infinite_loop_hits_the_time_limit() {
+    refused(
+        &hostile("loop"),
+        1,
+        &["step `hostile-loop`", "exceeded its time limit of 1s"],
+    );
+}
+
+#[test]
+fn unbounded_allocation_hits_the_memory_limit() {
+    refused(
+        &hostile("alloc"),
+        1,
+        &["step `hostile-alloc`", "exceeded its memory limit of 64Mi"],
+    );
+}
+
+#[test]
+fn unbounded_recursion_is_a_stack_overflow_trap() {
+    refused(
+        &hostile("recurse"),
+        1,
+        &["step `hostile-recurse`", "trapped:"],
+    );
+}
+
+#[test]
+fn a_guest_refusal_is_reported_as_its_own_words() {
+    refused(
+        &hostile("refuse"),
+        1,
+        &["the guest reported: refusing on purpose"],
+    );
+}
+
+#[test]
+fn malformed_documents_from_a_guest_are_refused() {
+    for (mode, needle) in [
+        ("unknown-id", "which the step was not given"),
+        ("duplicate-id", "each document may be returned once"),
+        ("not-json", "is not valid JSON"),
+        ("not-object", "is not a JSON object"),
+        ("escape-path", "must be relative"),
+    ] {
+        refused(&hostile(mode), 1, &["returned invalid output", needle]);
+    }
+}
+
+#[test]
+fn an_error_result_fails_the_run_and_writes_nothing() {
+    let stderr = refused(
+        &hostile("error-result"),
+        1,
+        &["policy violated", "1 error result(s); nothing was written"],
+    );
+    assert!(stderr.contains("(field metadata.name)"), "{stderr}");
+}
+
+#[test]
+fn a_typo_in_the_pipeline_names_the_field() {
+    refused(
+        "- guest: set-metadata\n  confg: {}\n",
+        2,
+        &["pipeline.yaml:", "confg"],
+    );
+}

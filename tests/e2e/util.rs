@@ -1,0 +1,174 @@
+//! Helpers shared by every end-to-end test.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Once;
+
+/// The repository root.
+pub(crate) fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `mooring` binary under test.
+pub(crate) fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mooring"))
+}
+
+/// A compiled test fixture guest from `tests/guests/`.
+pub(crate) fn fixture_guest(name: &str) -> PathBuf {
+    Path::new(env!("MOORING_TEST_GUESTS")).join(format!("{}.wasm", name.replace('-', "_")))
+}
+
+/// One cache of compiled guests for the whole suite: a debug build takes
+/// seconds to compile a guest, so each is compiled once and then loaded.
+pub(crate) fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("guest-cache")
+}
+
+/// `mooring` with the shared cache, after the cache has been warmed.
+pub(crate) fn mooring() -> Command {
+    static WARM: Once = Once::new();
+    WARM.call_once(|| {
+        // Compile every guest the suite uses once, before tests race to.
+        let scratch = tempfile::tempdir().unwrap();
+        fs::write(
+            scratch.path().join("a.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+        )
+        .unwrap();
+        let pipeline = write_pipeline(
+            scratch.path(),
+            &format!(
+                "- guest: set-metadata\n  config: {{labels: {{a: b}}}}\n- guest: {}\n",
+                fixture_guest("hostile").display()
+            ),
+        );
+        let status = bare_command()
+            .args(["run", "--pipeline"])
+            .arg(&pipeline)
+            .arg(scratch.path())
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "warming the guest cache failed");
+    });
+    bare_command()
+}
+
+fn bare_command() -> Command {
+    let mut command = Command::new(binary());
+    command.env("MOORING_CACHE_DIR", cache_dir());
+    command
+}
+
+/// What a finished command printed, as text.
+pub(crate) struct Ran {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl From<Output> for Ran {
+    fn from(output: Output) -> Self {
+        Ran {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `command` with `stdin`, capturing everything.
+pub(crate) fn run_with_stdin(command: &mut Command, stdin: &str) -> Ran {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_owned();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(input.as_bytes());
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output.into()
+}
+
+/// Runs `mooring run <args>` over `bundle`.
+pub(crate) fn run(bundle: &Path, args: &[&str]) -> Ran {
+    mooring()
+        .arg("run")
+        .arg(bundle)
+        .args(args)
+        .output()
+        .unwrap()
+        .into()
+}
+
+/// A private copy of `bundles/<name>`.
+pub(crate) fn example_bundle(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("bundles").join(name), dir.path());
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Every file below `dir` with its bytes, to prove nothing was touched.
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        for entry in fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(
+                    path.strip_prefix(dir).unwrap().to_owned(),
+                    fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    files
+}
+
+/// Writes a pipeline with `steps` (YAML list items) to `dir/pipeline.yaml`.
+pub(crate) fn write_pipeline(dir: &Path, steps: &str) -> PathBuf {
+    let path = dir.join("pipeline.yaml");
+    let text = format!(
+        "apiVersion: mooring.dev/v1alpha1\nkind: Pipeline\nmetadata:\n  name: test\nsteps:\n{steps}"
+    );
+    fs::write(&path, text).unwrap();
+    path
+}
+
+/// A tool from PATH, or `None` after saying why the test is skipped.
+pub(crate) fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file());
+    if found.is_none() {
+        eprintln!("SKIPPED: `{name}` is not on PATH; install it to run this test");
+    }
+    found
+}
