@@ -72,8 +72,8 @@ pub struct Bundle {
     /// Bundle-relative paths of the non-YAML files.
     other_files: Vec<String>,
     documents: Vec<Document>,
-    /// The original text of each document's chunk.
-    raw: HashMap<DocId, String>,
+    /// Each document's original chunk: its text and where it starts.
+    raw: HashMap<DocId, yaml::Chunk>,
 }
 
 #[derive(Debug)]
@@ -125,10 +125,10 @@ impl Bundle {
         &self.documents
     }
 
-    /// The original text of a loaded document's chunk (its `---` line,
-    /// leading comments and body).
-    pub fn original_text(&self, id: DocId) -> Option<&str> {
-        self.raw.get(&id).map(String::as_str)
+    /// A loaded document's original chunk: its `---` line, leading
+    /// comments and body, and the line it starts on.
+    pub fn original_chunk(&self, id: DocId) -> Option<&yaml::Chunk> {
+        self.raw.get(&id)
     }
 
     fn add_file(&mut self, path: String, bytes: Vec<u8>) -> Result<(), BundleError> {
@@ -155,12 +155,12 @@ impl Bundle {
                         content,
                         origin: Some(Origin {
                             path: path.clone(),
-                            line: chunk.first_line,
+                            line: yaml::first_content_line(&chunk),
                             index,
                         }),
                         modified: false,
                     });
-                    self.raw.insert(id, chunk.text);
+                    self.raw.insert(id, chunk);
                     pieces.push(Piece::Document(id));
                     index += 1;
                 }
@@ -187,7 +187,7 @@ impl Bundle {
                         let Some(doc) = by_id.get(id).filter(|d| d.path == file.path) else {
                             continue; // deleted or moved away
                         };
-                        let raw = &self.raw[id];
+                        let raw = &self.raw[id].text;
                         if doc.modified {
                             text.push_str(&leading_lines(raw));
                             text.push_str(&yaml::to_yaml(&doc.content));
@@ -227,7 +227,7 @@ impl Bundle {
         let mut out = String::new();
         for doc in result {
             match self.raw.get(&doc.id).filter(|_| !doc.modified) {
-                Some(raw) => {
+                Some(yaml::Chunk { text: raw, .. }) => {
                     if !yaml::split(raw)[0].text.starts_with("---") {
                         out.push_str("---\n");
                     }

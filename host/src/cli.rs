@@ -14,7 +14,7 @@ use crate::capabilities::log::LogLevel;
 use crate::execute::{self, Outcome, Severity, StepResult};
 use crate::pipeline::{self, Pipeline};
 use crate::runtime::{Runtime, RuntimeOptions};
-use crate::{guests, krm, limits, yaml};
+use crate::{guests, krm, limits};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -225,13 +225,12 @@ fn pipeline_in_bundle(bundle: &Bundle) -> anyhow::Result<Pipeline> {
         .origin
         .as_ref()
         .context("a loaded document has an origin")?;
-    let chunk = yaml::Chunk {
-        text: bundle.original_text(doc.id).unwrap_or_default().to_owned(),
-        first_line: origin.line,
-    };
+    let chunk = bundle
+        .original_chunk(doc.id)
+        .context("a loaded document has its text")?;
     let base = bundle.root().join(&origin.path);
     let base = base.parent().unwrap_or(bundle.root());
-    Ok(Pipeline::from_chunk(&origin.path, &chunk, base)?)
+    Ok(Pipeline::from_chunk(&origin.path, chunk, base)?)
 }
 
 fn krm_function(cache: &CacheArgs) -> Result<(), Failure> {

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+pub use mooring_model::Object;
 use serde_json::{Map, Value};
 
 /// Identifies a document within one run. Never reused within a run.
@@ -27,64 +28,39 @@ pub struct Document {
 pub struct Origin {
     /// Bundle-relative path of the file.
     pub path: String,
-    /// 1-based line where the document starts.
+    /// 1-based line where the document's content starts (after its `---`
+    /// marker and leading comments).
     pub line: usize,
     /// 0-based index of the document within its file.
     pub index: usize,
 }
 
-impl Document {
-    /// `apiVersion`, or `""`.
-    pub fn api_version(&self) -> &str {
-        self.str_at(&["apiVersion"])
-    }
-
-    /// `kind`, or `""`.
-    pub fn kind(&self) -> &str {
-        self.str_at(&["kind"])
-    }
-
-    /// `metadata.name`, or `""`.
-    pub fn name(&self) -> &str {
-        self.str_at(&["metadata", "name"])
-    }
-
-    /// `metadata.namespace`, or `""`.
-    pub fn namespace(&self) -> &str {
-        self.str_at(&["metadata", "namespace"])
-    }
-
-    /// `metadata.labels` or `metadata.annotations`, as a map.
-    pub fn metadata_map(&self, field: &str) -> Option<&Map<String, Value>> {
-        self.content.get("metadata")?.get(field)?.as_object()
-    }
-
-    /// The string at a path of keys; `path` is never empty (callers pass literals).
-    fn str_at(&self, path: &[&str]) -> &str {
-        let mut value = self.content.get(path[0]);
-        for key in &path[1..] {
-            value = value.and_then(|v| v.get(key));
-        }
-        value.and_then(Value::as_str).unwrap_or("")
+impl Object for Document {
+    fn content(&self) -> &Map<String, Value> {
+        &self.content
     }
 }
 
-/// `Kind/name (path:line)`: how a document is named in messages.
+/// `Kind/name (path:line)`, or just the place for a document with no kind
+/// or name (a kustomization): how a document is named in messages.
 impl fmt::Display for Document {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.kind().is_empty() {
-            "document"
-        } else {
-            self.kind()
+        let place = match &self.origin {
+            Some(origin) => format!("{}:{}", origin.path, origin.line),
+            None => format!("{}, added", self.path),
         };
-        let name = if self.name().is_empty() {
-            "<unnamed>"
-        } else {
-            self.name()
-        };
-        match &self.origin {
-            Some(origin) => write!(f, "{kind}/{name} ({}:{})", origin.path, origin.line),
-            None => write!(f, "{kind}/{name} ({}, added)", self.path),
+        match (self.kind(), self.name()) {
+            ("", "") => f.write_str(&place),
+            (kind, name) => write!(
+                f,
+                "{}/{} ({place})",
+                or(kind, "document"),
+                or(name, "<unnamed>")
+            ),
         }
     }
+}
+
+fn or<'a>(value: &'a str, fallback: &'a str) -> &'a str {
+    if value.is_empty() { fallback } else { value }
 }

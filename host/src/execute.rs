@@ -162,7 +162,7 @@ pub fn run(
             .documents
             .iter()
             .enumerate()
-            .filter(|(_, d)| !is_pipeline(d) && step.selector.matches(d))
+            .filter(|(_, d)| !is_pipeline(d) && step.selector.matches(*d))
             .map(|(i, _)| i)
             .collect();
         let mut report = StepReport {

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use crate::document::{DocId, Document, Origin};
+use crate::document::{DocId, Document, Object, Origin};
 use crate::execute::StepResult;
 use crate::pipeline::{self, Pipeline};
 use crate::yaml::{self, Chunk, YamlError};
@@ -90,7 +90,8 @@ pub fn read(text: &str) -> Result<ResourceList, KrmError> {
         };
         let id = index as DocId;
         let taken = take_internal_annotations(&mut content);
-        let path = annotation(&content, PATH)
+        let path = content
+            .annotation(PATH)
             .or_else(|| {
                 taken
                     .get(&format!("{INTERNAL_PREFIX}path"))
@@ -173,7 +174,7 @@ impl ResourceList {
                 let mut content = doc.content.clone();
                 if doc.modified
                     && !doc.path.is_empty()
-                    && annotation(&content, PATH) != Some(doc.path.as_str())
+                    && content.annotation(PATH) != Some(doc.path.as_str())
                 {
                     annotations_mut(&mut content)
                         .insert(PATH.to_owned(), Value::from(doc.path.clone()));
@@ -226,7 +227,10 @@ fn krm_result(result: &StepResult) -> Value {
         }
         out.insert("resourceRef".to_owned(), Value::Object(reference));
         if !doc.path.is_empty() {
-            let index = annotation(&doc.content, INDEX).and_then(|i| i.parse::<u64>().ok());
+            let index = doc
+                .content
+                .annotation(INDEX)
+                .and_then(|i| i.parse::<u64>().ok());
             out.insert(
                 "file".to_owned(),
                 json!({ "path": doc.path, "index": index.unwrap_or(0) }),
@@ -237,14 +241,6 @@ fn krm_result(result: &StepResult) -> Value {
         out.insert("field".to_owned(), json!({ "path": field }));
     }
     Value::Object(out)
-}
-
-fn annotation<'a>(content: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    content
-        .get("metadata")?
-        .get("annotations")?
-        .get(key)?
-        .as_str()
 }
 
 fn annotations_mut(content: &mut Map<String, Value>) -> &mut Map<String, Value> {

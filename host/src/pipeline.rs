@@ -22,13 +22,13 @@
 //! handed to a step) or in a file given with `--pipeline`. Paths to `.wasm`
 //! files are relative to the pipeline file's directory.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::document::Document;
+use crate::document::{Document, Object};
 use crate::limits::Limits;
 use crate::yaml::{self, YamlError};
 
@@ -110,44 +110,7 @@ impl GuestRef {
     }
 }
 
-/// Decides which documents a step sees. Every field given must match; an
-/// empty selector matches everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Selector {
-    /// Exact `apiVersion`.
-    pub api_version: Option<String>,
-    /// Exact `kind`.
-    pub kind: Option<String>,
-    /// Exact `metadata.name`.
-    pub name: Option<String>,
-    /// Exact `metadata.namespace`.
-    pub namespace: Option<String>,
-    /// Labels that must all be present with these values.
-    #[serde(default)]
-    pub labels: BTreeMap<String, String>,
-    /// Annotations that must all be present with these values.
-    #[serde(default)]
-    pub annotations: BTreeMap<String, String>,
-}
-
-impl Selector {
-    /// True when `doc` satisfies every condition.
-    pub fn matches(&self, doc: &Document) -> bool {
-        let field = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-        let all = |want: &BTreeMap<String, String>, have: Option<&Map<String, Value>>| {
-            want.iter().all(|(k, v)| {
-                have.and_then(|m| m.get(k)).and_then(Value::as_str) == Some(v.as_str())
-            })
-        };
-        field(&self.api_version, doc.api_version())
-            && field(&self.kind, doc.kind())
-            && field(&self.name, doc.name())
-            && field(&self.namespace, doc.namespace())
-            && all(&self.labels, doc.metadata_map("labels"))
-            && all(&self.annotations, doc.metadata_map("annotations"))
-    }
-}
+pub use mooring_model::Selector;
 
 /// True for a mooring pipeline document, which steps never see.
 pub fn is_pipeline(doc: &Document) -> bool {
@@ -388,31 +351,5 @@ mod tests {
         ))
         .unwrap_err();
         assert!(memory.to_string().contains("at least 1Mi"), "{memory}");
-    }
-
-    #[test]
-    fn selectors_match_every_given_field() {
-        let doc = Document {
-            id: 0,
-            path: "a.yaml".into(),
-            content: serde_json::json!({
-                "apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": "s", "namespace": "ns", "labels": {"a": "1"}}
-            })
-            .as_object()
-            .cloned()
-            .unwrap(),
-            origin: None,
-            modified: false,
-        };
-        let sel = |v: Value| serde_json::from_value::<Selector>(v).unwrap();
-        assert!(sel(serde_json::json!({})).matches(&doc));
-        assert!(
-            sel(serde_json::json!({"kind": "Secret", "namespace": "ns", "labels": {"a": "1"}}))
-                .matches(&doc)
-        );
-        assert!(!sel(serde_json::json!({"kind": "Secret", "labels": {"a": "2"}})).matches(&doc));
-        assert!(!sel(serde_json::json!({"annotations": {"x": "y"}})).matches(&doc));
-        assert!(!sel(serde_json::json!({"apiVersion": "v2"})).matches(&doc));
     }
 }

@@ -136,7 +136,9 @@ pub fn to_yaml(content: &Map<String, Value>) -> String {
     text
 }
 
-fn first_content_line(chunk: &Chunk) -> usize {
+/// The 1-based line where a chunk's document starts, after its marker,
+/// comments and blank lines.
+pub fn first_content_line(chunk: &Chunk) -> usize {
     let skipped = chunk.text.lines().take_while(|line| is_empty(line)).count();
     chunk.first_line + skipped
 }

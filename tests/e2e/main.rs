@@ -4,6 +4,7 @@
 //! - `run`: `mooring run` over the example bundles and its output modes;
 //! - `bad_input`: every kind of bad input gives one clear message, a
 //!   non-zero exit, and a bundle left byte-for-byte untouched;
+//! - `provider_filter`: one plan for every provider, over both example sites;
 //! - `sandbox`: what a guest can and cannot reach;
 //! - `krm`: `mooring fn` on its own, under `kpt fn eval`/`kpt fn render`,
 //!   and as a transformer under `kubectl kustomize`.
@@ -12,6 +13,7 @@
 
 mod bad_input;
 mod krm;
+mod provider_filter;
 mod run;
 mod sandbox;
 mod util;

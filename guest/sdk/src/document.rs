@@ -1,8 +1,12 @@
+use mooring_model::Object;
 use serde_json::{Map, Value};
 
 use crate::bindings::mooring::step::types as wit;
 
 /// One Kubernetes-style document: a JSON object plus where it lives.
+///
+/// Read its identity through [`Object`] (`kind()`, `name()`, `label(..)`,
+/// ...), which is in the [`crate::prelude`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
     id: Option<String>,
@@ -28,52 +32,20 @@ impl Document {
         self.id.as_deref()
     }
 
-    /// `apiVersion`, or `""`.
-    pub fn api_version(&self) -> &str {
-        self.str_at(&["apiVersion"])
-    }
-
-    /// `kind`, or `""`.
-    pub fn kind(&self) -> &str {
-        self.str_at(&["kind"])
-    }
-
-    /// `metadata.name`, or `""`.
-    pub fn name(&self) -> &str {
-        self.str_at(&["metadata", "name"])
-    }
-
-    /// `metadata.namespace`, or `""`.
-    pub fn namespace(&self) -> &str {
-        self.str_at(&["metadata", "namespace"])
-    }
-
     /// True when the document has this `kind` and `metadata.name`.
     pub fn is(&self, kind: &str, name: &str) -> bool {
         self.kind() == kind && self.name() == name
     }
 
-    /// The value of label `key`.
-    pub fn label(&self, key: &str) -> Option<&str> {
-        self.get(&["metadata", "labels", key])
-            .and_then(Value::as_str)
-    }
-
-    /// The value of annotation `key`.
-    pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.get(&["metadata", "annotations", key])
-            .and_then(Value::as_str)
-    }
-
     /// Set label `key` to `value`, creating `metadata.labels` if needed.
     pub fn set_label(&mut self, key: &str, value: &str) {
-        self.metadata_map("labels")
+        self.metadata_entry("labels")
             .insert(key.to_owned(), Value::from(value));
     }
 
     /// Set annotation `key` to `value`, creating `metadata.annotations` if needed.
     pub fn set_annotation(&mut self, key: &str, value: &str) {
-        self.metadata_map("annotations")
+        self.metadata_entry("annotations")
             .insert(key.to_owned(), Value::from(value));
     }
 
@@ -93,12 +65,8 @@ impl Document {
             })
     }
 
-    fn str_at(&self, path: &[&str]) -> &str {
-        self.get(path).and_then(Value::as_str).unwrap_or("")
-    }
-
     /// `metadata.<field>` as an object, replacing anything else found there.
-    fn metadata_map(&mut self, field: &str) -> &mut Map<String, Value> {
+    fn metadata_entry(&mut self, field: &str) -> &mut Map<String, Value> {
         let metadata = object_entry(&mut self.content, "metadata");
         object_entry(metadata, field)
     }
@@ -121,6 +89,12 @@ impl Document {
             path: self.path,
             content: Value::Object(self.content).to_string(),
         }
+    }
+}
+
+impl Object for Document {
+    fn content(&self) -> &Map<String, Value> {
+        &self.content
     }
 }
 

@@ -6,7 +6,7 @@
 //! it. Findings go into [`Results`].
 //!
 //! ```no_run
-//! use mooring_guest::{Document, Error, Results};
+//! use mooring_guest::prelude::*;
 //!
 //! #[derive(serde::Deserialize, Default)]
 //! #[serde(default)]
@@ -40,8 +40,14 @@ mod results;
 
 pub use document::Document;
 pub use error::Error;
+pub use mooring_model::{Object, Selector};
 pub use results::{Results, Severity, StepResult};
 pub use serde_json::{Map, Value, json};
+
+/// Everything a step usually needs: `use mooring_guest::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Document, Error, Map, Object, Results, Selector, Value, json};
+}
 
 // The generated bindings name this crate by path so that `export_step!`
 // works from a guest crate that does not depend on wit-bindgen itself.

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use mooring_guest::{Document, Error, Results};
+use mooring_guest::prelude::*;
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]

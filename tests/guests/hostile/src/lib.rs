@@ -70,7 +70,7 @@ impl Guest for Hostile {
                 }
             }
             "print-flood" => {
-                for i in 0..100_000 {
+                for i in 0..10_000 {
                     println!("stdout line {i}");
                     eprintln!("stderr line {i}");
                 }

@@ -1,0 +1,150 @@
+//! `provider-filter` over the two example sites: one plan for every provider.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use mooring::bundle::Bundle;
+use mooring::document::Object;
+
+use crate::util::{example_bundle, run, tool, write_pipeline};
+
+/// `Kind/name` of every document, or its path when it has neither.
+fn identities(dir: &Path) -> BTreeSet<String> {
+    Bundle::load(dir)
+        .unwrap()
+        .documents()
+        .iter()
+        .map(|d| match (d.kind(), d.name()) {
+            ("", "") => d.path.clone(),
+            (kind, name) => format!("{kind}/{name}"),
+        })
+        .collect()
+}
+
+fn filtered(site: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let bundle = example_bundle(site);
+    let out = bundle.path().with_extension("out");
+    let ran = run(bundle.path(), &["--output", out.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    (bundle, out, ran.stderr)
+}
+
+#[test]
+fn the_metal3_site_keeps_its_hwcc_checks() {
+    let (bundle, out, stderr) = filtered("metal3-site");
+    assert!(
+        stderr
+            .contains("provider metal3, from Metal3Cluster/target-cluster in target/cluster.yaml"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "drop-other-providers (provider-filter): 99 seen, 0 changed, 0 added, 0 removed"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(identities(&out), identities(bundle.path()));
+}
+
+#[test]
+fn the_docker_site_drops_exactly_what_belongs_to_metal3() {
+    let (bundle, out, stderr) = filtered("docker-test-site");
+    assert!(
+        stderr.contains("provider docker, from DockerCluster/target-cluster"),
+        "{stderr}"
+    );
+    let before = identities(bundle.path());
+    let after = identities(&out);
+    assert!(after.is_subset(&before));
+    let removed: Vec<&str> = before.difference(&after).map(String::as_str).collect();
+    assert_eq!(
+        removed,
+        [
+            "BaremetalManager/PowerOffEphemeral",
+            "BaremetalManager/RemoteDirectEphemeral",
+            "GenericContainer/verify-hwcc-profiles",
+            "HardwareClassification/hardwareclassification-profile1",
+            "HardwareClassification/hardwareclassification-profile2",
+            "Phase/initinfra-ephemeral",
+            "Phase/power-off-ephemeral",
+            "Phase/remotedirect-ephemeral",
+            "Phase/verify-hwcc-profiles",
+            "hwcc/kustomization.yaml",
+        ]
+    );
+    // Each removal is a result naming the document and the rule.
+    assert!(stderr.contains("Phase/verify-hwcc-profiles (hwcc/verify-phase.yaml:4): removed: rule hwcc: only for metal3, and this site is docker"), "{stderr}");
+
+    // The plan no longer names a removed phase; the root no longer names hwcc/.
+    let plan = std::fs::read_to_string(out.join("phases/plan.yaml")).unwrap();
+    for phase in [
+        "verify-hwcc-profiles",
+        "remotedirect-ephemeral",
+        "initinfra-ephemeral",
+        "power-off-ephemeral",
+    ] {
+        assert!(!plan.contains(phase), "{phase} still planned:\n{plan}");
+    }
+    assert!(plan.contains("- name: clusterctl-move"), "{plan}");
+    let root = std::fs::read_to_string(out.join("kustomization.yaml")).unwrap();
+    assert!(!root.contains("hwcc"), "{root}");
+
+    // And kustomize still builds the filtered tree.
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let built = Command::new(kubectl)
+        .arg("kustomize")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let built = String::from_utf8_lossy(&built.stdout);
+    assert!(!built.contains("HardwareClassification") && !built.contains("verify-hwcc-profiles"));
+    assert!(built.contains("kind: PhasePlan"));
+}
+
+#[test]
+fn a_configured_provider_overrides_detection_and_a_wrong_one_is_refused() {
+    let bundle = example_bundle("docker-test-site");
+    let scratch = tempfile::tempdir().unwrap();
+    for (provider, code, needle) in [
+        ("capm3", 0, "provider metal3, as configured"),
+        (
+            "vsphere",
+            1,
+            "unknown provider \"vsphere\"; known providers: metal3, docker, azure, gcp, openstack",
+        ),
+    ] {
+        let pipeline = write_pipeline(
+            scratch.path(),
+            &format!("- guest: provider-filter\n  config: {{provider: {provider}}}\n"),
+        );
+        let ran = run(bundle.path(), &["--pipeline", pipeline.to_str().unwrap()]);
+        assert_eq!(ran.code, code, "{}", ran.stderr);
+        assert!(ran.stderr.contains(needle), "{}", ran.stderr);
+    }
+}
+
+#[test]
+fn a_bundle_that_mixes_providers_must_say_which_it_is() {
+    let bundle = example_bundle("docker-test-site");
+    std::fs::write(
+        bundle.path().join("target/extra.yaml"),
+        "apiVersion: infrastructure.cluster.x-k8s.io/v1alpha5\nkind: Metal3Cluster\nmetadata:\n  name: other\n",
+    )
+    .unwrap();
+    let ran = run(bundle.path(), &[]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("the bundle mixes providers"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("set `provider:`"), "{}", ran.stderr);
+}
