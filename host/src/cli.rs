@@ -14,7 +14,7 @@ use crate::capabilities::log::LogLevel;
 use crate::execute::{self, Outcome, Severity, StepResult};
 use crate::pipeline::{self, Pipeline};
 use crate::runtime::{Runtime, RuntimeOptions};
-use crate::{guests, krm, limits};
+use crate::{guests, krm, limits, template};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -64,6 +64,29 @@ enum Command {
     Fn,
     /// List the built-in guests and the WIT version guests must be built against
     Guests,
+    /// Create a guest crate: a step, a fixture bundle and a test that runs it
+    ///
+    /// The crate builds with `cargo build --target wasm32-wasip2 --release`
+    /// and its `cargo test` runs the step through this runtime.
+    NewGuest(NewGuestArgs),
+    /// Show what a component imports and exports, and whether mooring runs it
+    #[command(after_help = EXIT_CODES)]
+    Inspect {
+        /// The component (`.wasm`)
+        wasm: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct NewGuestArgs {
+    /// The guest's crate name (lowercase, `-` and `_` allowed)
+    name: String,
+    /// Where to create the crate [default: ./NAME]
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// The mooring-guest SDK to depend on [default: guest/sdk of the source tree mooring was built from]
+    #[arg(long, value_name = "PATH")]
+    sdk: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +147,8 @@ pub fn main() -> ExitCode {
             print_guests();
             Ok(())
         }
+        Command::NewGuest(args) => new_guest(args),
+        Command::Inspect { wasm } => inspect(&cli.cache, wasm),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -358,6 +383,59 @@ fn print_summary(outcome: &Outcome) {
                 result.message
             );
         }
+    }
+}
+
+fn new_guest(args: &NewGuestArgs) -> Result<(), Failure> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
+    let sdk = args.sdk.clone().unwrap_or_else(template::default_sdk);
+    let files = template::new_guest(&args.name, &dir, &sdk).map_err(input)?;
+    let mut out = io::stdout().lock();
+    for file in &files {
+        let _ = writeln!(out, "created {}", file.display());
+    }
+    let _ = writeln!(
+        out,
+        "\nNext:\n  cd {}\n  cargo build --target wasm32-wasip2 --release\n  MOORING_BIN={} cargo test",
+        dir.display(),
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "mooring".to_owned())
+    );
+    Ok(())
+}
+
+fn inspect(cache: &CacheArgs, wasm: &Path) -> Result<(), Failure> {
+    let bytes = std::fs::read(wasm)
+        .map_err(|e| input(anyhow!(e).context(format!("failed to read {}", wasm.display()))))?;
+    let runtime = runtime(cache)?;
+    let name = wasm.display().to_string();
+    let inspection = runtime.inspect(&name, &bytes).map_err(input)?;
+    let mut out = io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{name}: {} bytes, sha256 {}",
+        bytes.len(),
+        guests::sha256_hex(&bytes)
+    );
+    let _ = writeln!(out, "exports:");
+    for export in &inspection.exports {
+        let _ = writeln!(out, "  {export}");
+    }
+    let _ = writeln!(out, "imports:");
+    for import in &inspection.imports {
+        let _ = writeln!(out, "  {import}");
+    }
+    let _ = out.flush();
+    match inspection.verdict {
+        Ok(()) => {
+            let _ = writeln!(out, "matches {WIT_PACKAGE}@{WIT_VERSION}: mooring runs it");
+            Ok(())
+        }
+        Err(e) => Err(input(e)),
     }
 }
 

@@ -10,7 +10,8 @@
 //! - [`guests`]: the standard guests built into the binary, and pinned
 //!   `.wasm` files;
 //! - [`execute`]: run a pipeline over documents and check what guests return;
-//! - [`krm`]: the same, as a KRM function over a `ResourceList`.
+//! - [`krm`]: the same, as a KRM function over a `ResourceList`;
+//! - [`template`]: a new guest crate for a plugin author.
 //!
 //! The `mooring` binary ([`cli`]) is a thin layer over these.
 
@@ -26,4 +27,5 @@ pub mod krm;
 pub mod limits;
 pub mod pipeline;
 pub mod runtime;
+pub mod template;
 pub mod yaml;

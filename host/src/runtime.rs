@@ -156,6 +156,17 @@ pub struct RunOutcome {
     pub log: LogBuffer,
 }
 
+/// What `mooring inspect` shows of a component.
+#[derive(Debug)]
+pub struct Inspection {
+    /// Every import, WASI's included, as `package/interface@version`.
+    pub imports: Vec<String>,
+    /// Every export.
+    pub exports: Vec<String>,
+    /// `Ok` when this host would run it; otherwise why not.
+    pub verdict: Result<(), LoadError>,
+}
+
 /// Options for building a [`Runtime`].
 #[derive(Debug, Default, Clone)]
 pub struct RuntimeOptions {
@@ -194,6 +205,42 @@ impl Runtime {
 
     /// Compiles (or loads from the cache), checks and links a guest.
     pub fn load(&self, name: &str, wasm: &[u8]) -> Result<LoadedGuest, LoadError> {
+        let component = self.compile(name, wasm)?;
+        check_world(name, &self.engine, &component)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(StepPre::new)
+            .map_err(|e| LoadError::Link {
+                guest: name.to_owned(),
+                reason: format!("{e:#}"),
+            })?;
+        Ok(LoadedGuest {
+            name: name.to_owned(),
+            pre,
+        })
+    }
+
+    /// What a component imports and exports, and whether this host would
+    /// run it, without linking or running it.
+    pub fn inspect(&self, name: &str, wasm: &[u8]) -> Result<Inspection, LoadError> {
+        let component = self.compile(name, wasm)?;
+        let ty = component.component_type();
+        Ok(Inspection {
+            imports: ty
+                .imports(&self.engine)
+                .map(|(n, _)| n.to_owned())
+                .collect(),
+            exports: ty
+                .exports(&self.engine)
+                .map(|(n, _)| n.to_owned())
+                .collect(),
+            verdict: check_world(name, &self.engine, &component),
+        })
+    }
+
+    /// The component for `wasm`, from the cache or freshly compiled.
+    fn compile(&self, name: &str, wasm: &[u8]) -> Result<Component, LoadError> {
         let guest = || name.to_owned();
         if !wasm.starts_with(b"\0asm") || wasm.len() < 8 {
             return Err(LoadError::NotWasm { guest: guest() });
@@ -204,37 +251,21 @@ impl Runtime {
             return Err(LoadError::CoreModule { guest: guest() });
         }
         let digest = sha256_hex(wasm);
-        let component = match self
+        if let Some(component) = self
             .cache
             .as_ref()
             .and_then(|c| c.load(&self.engine, &digest))
         {
-            Some(component) => component,
-            None => {
-                let component =
-                    Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile {
-                        guest: guest(),
-                        reason: format!("{e:#}"),
-                    })?;
-                if let Some(cache) = &self.cache {
-                    cache.store(&self.engine, &digest, &component);
-                }
-                component
-            }
-        };
-        check_world(name, &self.engine, &component)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .and_then(StepPre::new)
-            .map_err(|e| LoadError::Link {
-                guest: guest(),
-                reason: format!("{e:#}"),
-            })?;
-        Ok(LoadedGuest {
-            name: name.to_owned(),
-            pre,
-        })
+            return Ok(component);
+        }
+        let component = Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile {
+            guest: guest(),
+            reason: format!("{e:#}"),
+        })?;
+        if let Some(cache) = &self.cache {
+            cache.store(&self.engine, &digest, &component);
+        }
+        Ok(component)
     }
 
     /// Runs one step: a fresh store and instance, one call, under `limits`.

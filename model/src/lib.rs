@@ -4,7 +4,10 @@
 //! reads its identifying fields ([`Object`]) and decides whether a
 //! [`Selector`] picks it. It compiles for the host and for `wasm32-wasip2`
 //! alike, so a pipeline's `selector:` and a guest's own rules mean exactly
-//! the same thing.
+//! the same thing. [`airship`] reads the airshipctl documents steps work
+//! with most as typed values that keep every field they do not name.
+
+pub mod airship;
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `mooring` binary, real compiled guests, real
 //! bundles, and the real `kpt` and `kubectl` where a test needs a peer.
 //!
+//! - `author_kit`: `mooring new-guest` to a tested, running guest, and `inspect`;
 //! - `bundles`: the example bundles are what their `SOURCES.txt` says;
 //! - `run`: `mooring run` over the example bundles and its output modes;
 //! - `bad_input`: every kind of bad input gives one clear message, a
@@ -12,6 +13,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod author_kit;
 mod bad_input;
 mod bundles;
 mod krm;

@@ -1,6 +1,8 @@
 use mooring_model::Object;
+use mooring_model::airship::{self, Kind};
 use serde_json::{Map, Value};
 
+use crate::Error;
 use crate::bindings::mooring::step::types as wit;
 
 /// One Kubernetes-style document: a JSON object plus where it lives.
@@ -25,6 +27,38 @@ impl Document {
             path: path.into(),
             content,
         }
+    }
+
+    /// A new document at `path` holding a typed value, for example a
+    /// [`PhasePlan`](crate::airship::PhasePlan).
+    pub fn from_typed<T: Kind>(path: impl Into<String>, value: &T) -> Result<Self, Error> {
+        Ok(Document::new(path, airship::to_content(value)?))
+    }
+
+    /// The document read as a `T`, or an error naming the document when it
+    /// is of another kind or a field does not fit.
+    ///
+    /// ```no_run
+    /// # use mooring_guest::prelude::*;
+    /// # fn f(doc: &Document) -> Result<(), Error> {
+    /// use mooring_guest::airship::PhasePlan;
+    /// let plan: PhasePlan = doc.parse()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn parse<T: Kind>(&self) -> Result<T, Error> {
+        airship::parse(self).map_err(|e| Error::msg(format!("{} {e}", self.describe())))
+    }
+
+    /// Replace the content with a typed value (its `apiVersion` and `kind`
+    /// included), keeping the document's id and path.
+    pub fn store<T: Kind>(&mut self, value: &T) -> Result<(), Error> {
+        self.content = airship::to_content(value)?;
+        Ok(())
+    }
+
+    /// `Kind/name (path)`, how messages name a document.
+    pub fn describe(&self) -> String {
+        format!("{}/{} ({})", self.kind(), self.name(), self.path)
     }
 
     /// The host's id for this document; `None` for one the step added.

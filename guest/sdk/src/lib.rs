@@ -37,15 +37,18 @@ mod document;
 mod error;
 pub mod log;
 mod results;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 
 pub use document::Document;
 pub use error::Error;
-pub use mooring_model::{Object, Selector};
+pub use mooring_model::{Object, Selector, airship};
 pub use results::{Results, Severity, StepResult};
 pub use serde_json::{Map, Value, json};
 
 /// Everything a step usually needs: `use mooring_guest::prelude::*;`.
 pub mod prelude {
+    pub use crate::airship::Kind;
     pub use crate::{Document, Error, Map, Object, Results, Selector, Value, json};
 }
 
