@@ -9,7 +9,7 @@
 //! same directory, then rename), and nothing is written until the caller has
 //! a complete, successful result.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -247,14 +247,16 @@ impl Bundle {
 
     /// Applies `changes` to the bundle directory itself, one atomic
     /// replacement per file. Returns the paths written or removed.
+    /// Files in `private` (see [`private_files`]) are written 0600.
     pub fn write_in_place(
         &self,
         changes: &BTreeMap<String, Option<String>>,
+        private: &BTreeSet<String>,
     ) -> Result<(), BundleError> {
         for (path, text) in changes {
             let target = self.root.join(path);
             match text {
-                Some(text) => write_atomically(&target, text.as_bytes())?,
+                Some(text) => write_atomically(&target, text.as_bytes(), private.contains(path))?,
                 None => fs::remove_file(&target).map_err(io_error("remove", &target))?,
             }
         }
@@ -268,6 +270,7 @@ impl Bundle {
         &self,
         dir: &Path,
         changes: &BTreeMap<String, Option<String>>,
+        private: &BTreeSet<String>,
     ) -> Result<(), BundleError> {
         if dir.exists() {
             let mut entries = fs::read_dir(dir).map_err(io_error("read", dir))?;
@@ -290,7 +293,15 @@ impl Bundle {
             if let Some(parent) = target.parent() {
                 fs::create_dir_all(parent).map_err(io_error("create", parent))?;
             }
-            fs::write(&target, bytes).map_err(io_error("write", &target))
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            if private.contains(path) {
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            }
+            options
+                .open(&target)
+                .and_then(|mut file| file.write_all(bytes))
+                .map_err(io_error("write", &target))
         };
         for file in &self.files {
             match changes.get(&file.path) {
@@ -437,15 +448,28 @@ fn append_document(text: &mut String, doc: &Document) {
     text.push_str(&yaml::to_yaml(&doc.content));
 }
 
-/// Replaces `path` with `bytes` via a temporary file in the same directory,
-/// keeping the old file's permissions.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
+/// The files of `result` that hold credentials (a `KubeConfig` or a
+/// `Secret`): whatever else they hold, they are written readable by their
+/// owner only.
+pub fn private_files(result: &[Document]) -> BTreeSet<String> {
+    use mooring_model::Object;
+    result
+        .iter()
+        .filter(|d| matches!(d.kind(), "KubeConfig" | "Secret"))
+        .map(|d| d.path.clone())
+        .collect()
+}
+
+/// Replaces `path` by a temporary file renamed over it: readers see the old
+/// bytes or the new, never a mix. A temporary file starts 0600; it takes the
+/// old file's mode unless it is `private`.
+fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), BundleError> {
     let parent = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(io_error("create the directory of", path))?;
     let mut file = tempfile::NamedTempFile::new_in(parent)
         .map_err(io_error("create a temporary file beside", path))?;
     file.write_all(bytes).map_err(io_error("write", path))?;
-    if let Ok(metadata) = fs::metadata(path) {
+    if let Some(metadata) = fs::metadata(path).ok().filter(|_| !private) {
         file.as_file()
             .set_permissions(metadata.permissions())
             .map_err(io_error("set permissions on", path))?;
@@ -520,7 +544,9 @@ mod tests {
         let (dir, bundle) = bundle_with(&[("cm.yaml", SITE), ("other.yaml", "kind: A\n")]);
         let mut result = bundle.documents().to_vec();
         result.remove(0);
-        bundle.write_in_place(&bundle.render(&result)).unwrap();
+        bundle
+            .write_in_place(&bundle.render(&result), &BTreeSet::new())
+            .unwrap();
         let text = fs::read_to_string(dir.path().join("cm.yaml")).unwrap();
         assert_eq!(
             text,
@@ -536,13 +562,17 @@ mod tests {
     fn write_to_creates_a_complete_copy_and_refuses_a_non_empty_target() {
         let (dir, bundle) = bundle_with(&[("cm.yaml", SITE), ("scripts/run.sh", "echo hi\n")]);
         let out = dir.path().join("out");
-        bundle.write_to(&out, &BTreeMap::new()).unwrap();
+        bundle
+            .write_to(&out, &BTreeMap::new(), &BTreeSet::new())
+            .unwrap();
         assert_eq!(fs::read_to_string(out.join("cm.yaml")).unwrap(), SITE);
         assert_eq!(
             fs::read_to_string(out.join("scripts/run.sh")).unwrap(),
             "echo hi\n"
         );
-        let error = bundle.write_to(&out, &BTreeMap::new()).unwrap_err();
+        let error = bundle
+            .write_to(&out, &BTreeMap::new(), &BTreeSet::new())
+            .unwrap_err();
         assert!(matches!(error, BundleError::OutputNotEmpty(_)), "{error}");
     }
 

@@ -24,6 +24,7 @@ pub mod document;
 pub mod execute;
 pub mod guests;
 pub mod krm;
+pub mod kubeconfig;
 pub mod limits;
 pub mod pipeline;
 pub mod runtime;

@@ -8,6 +8,8 @@
 //! with most as typed values that keep every field they do not name.
 
 pub mod airship;
+pub mod cluster_map;
+pub mod kubeconfig;
 
 use std::collections::BTreeMap;
 

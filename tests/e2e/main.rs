@@ -8,15 +8,19 @@
 //!   non-zero exit, and a bundle left byte-for-byte untouched;
 //! - `provider_filter`: one plan for every provider, over both example sites;
 //! - `sandbox`: what a guest can and cannot reach;
+//! - `kubeconfig`: capture, persist, resolve and merge against `apiserver`,
+//!   an in-process HTTPS API server;
 //! - `krm`: `mooring fn` on its own, under `kpt fn eval`/`kpt fn render`,
 //!   and as a transformer under `kubectl kustomize`.
 
 #![allow(clippy::unwrap_used)]
 
+mod apiserver;
 mod author_kit;
 mod bad_input;
 mod bundles;
 mod krm;
+mod kubeconfig;
 mod provider_filter;
 mod run;
 mod sandbox;

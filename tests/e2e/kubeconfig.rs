@@ -1,0 +1,444 @@
+//! The kubeconfig lifecycle against a real HTTPS API server: capture a
+//! cluster's kubeconfig from its Cluster API Secret with the real kube
+//! client, persist it, resolve it when the parent is gone, merge it, and
+//! read the result with the real kubectl.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::apiserver::{ApiServer, Auth};
+use crate::util::{Ran, example_bundle, mooring, tool};
+
+const SECRET_NS: &str = "target-infra";
+const SECRET: &str = "target-cluster-kubeconfig";
+
+/// The docker site, with a kind-style `~/.airship/kubeconfig` that reaches
+/// the ephemeral cluster (our server) and an empty store.
+struct Site {
+    bundle: tempfile::TempDir,
+    home: tempfile::TempDir,
+}
+
+impl Site {
+    fn new(server: &ApiServer, auth: Auth) -> Self {
+        let site = Site {
+            bundle: example_bundle("docker-test-site"),
+            home: tempfile::tempdir().unwrap(),
+        };
+        fs::create_dir_all(site.home.path().join(".airship")).unwrap();
+        fs::write(
+            site.home.path().join(".airship/kubeconfig"),
+            server.kubeconfig("ephemeral-cluster", auth),
+        )
+        .unwrap();
+        site
+    }
+
+    fn store(&self) -> PathBuf {
+        self.home.path().join("store")
+    }
+
+    fn kubeconfig(&self, args: &[&str]) -> Ran {
+        self.command(args).output().unwrap().into()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = mooring();
+        command
+            .arg("kubeconfig")
+            .args(args)
+            .arg("--bundle")
+            .arg(self.bundle.path())
+            .env("HOME", self.home.path())
+            .env("MOORING_KUBECONFIG_STORE", self.store());
+        command
+    }
+}
+
+fn stored(site: &Site, cluster: &str) -> (String, u32) {
+    let path = site.store().join(format!("{cluster}.yaml"));
+    let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    (fs::read_to_string(path).unwrap(), mode)
+}
+
+#[test]
+fn capture_waits_for_the_secret_and_persists_it_renamed_and_private() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    server.put_secret_after(
+        SECRET_NS,
+        SECRET,
+        &server.capi_kubeconfig("target-cluster", Auth::Token),
+        3,
+    );
+    let ran = site.kubeconfig(&["capture", "target-cluster", "--interval", "100ms"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(server.gets(SECRET_NS, SECRET), 4);
+    assert!(
+        ran.stderr.contains("target-cluster: waiting for Secret target-infra/target-cluster-kubeconfig: not there yet (poll 1,"),
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("(poll 3,"), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("captured from clusterAPI Secret target-infra/target-cluster-kubeconfig"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        !ran.stderr.contains(&server.token),
+        "a token reached stderr"
+    );
+    let (text, mode) = stored(&site, "target-cluster");
+    assert_eq!(mode, 0o600);
+    // Cluster API's `target-cluster-admin@target-cluster` became the site's names.
+    assert!(text.contains("name: target-cluster\n"), "{text}");
+    assert!(text.contains("name: target-cluster-admin\n"), "{text}");
+    assert!(!text.contains("@target-cluster"), "{text}");
+    let store_mode = fs::metadata(site.store()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(store_mode, 0o700);
+}
+
+#[test]
+fn a_secret_that_never_appears_times_out_naming_cluster_server_and_secret() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    let ran = site.kubeconfig(&[
+        "capture",
+        "target-cluster",
+        "--timeout",
+        "1s",
+        "--interval",
+        "200ms",
+    ]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let expected = format!(
+        "Secret target-infra/target-cluster-kubeconfig did not appear on cluster `ephemeral-cluster` ({}) within 1s",
+        server.url
+    );
+    assert!(ran.stderr.contains(&expected), "{}", ran.stderr);
+    assert!(!site.store().join("target-cluster.yaml").exists());
+}
+
+#[test]
+fn wrong_credentials_fail_at_once_with_401_and_the_server_named() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::WrongToken);
+    server.put_secret(
+        SECRET_NS,
+        SECRET,
+        &server.capi_kubeconfig("target-cluster", Auth::Token),
+    );
+    let ran = site.kubeconfig(&["capture", "target-cluster", "--timeout", "20s"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let expected = format!(
+        "the API server {} of cluster `ephemeral-cluster` rejected its credentials (401 Unauthorized)",
+        server.url
+    );
+    assert!(ran.stderr.contains(&expected), "{}", ran.stderr);
+    assert_eq!(server.gets(SECRET_NS, SECRET), 0);
+    assert!(!ran.stderr.contains("not-the-token"), "{}", ran.stderr);
+}
+
+#[test]
+fn a_forbidden_namespace_fails_with_403() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::ClientCert);
+    server.forbid(SECRET_NS);
+    let ran = site.kubeconfig(&["capture", "target-cluster"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(
+            "forbids reading Secret target-infra/target-cluster-kubeconfig (403 Forbidden"
+        ),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn a_server_the_kubeconfig_does_not_trust_is_a_tls_error() {
+    let server = ApiServer::start();
+    let stranger = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    // The right address, another CA.
+    let config = stranger
+        .kubeconfig("ephemeral-cluster", Auth::Token)
+        .replace(&stranger.url, &server.url);
+    fs::write(site.home.path().join(".airship/kubeconfig"), config).unwrap();
+    let ran = site.kubeconfig(&["capture", "target-cluster"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains(&format!(
+            "TLS with the API server {} of cluster `ephemeral-cluster` failed",
+            server.url
+        )),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn client_certificates_authenticate_too() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::ClientCert);
+    server.put_secret(
+        SECRET_NS,
+        SECRET,
+        &server.capi_kubeconfig("target-cluster", Auth::ClientCert),
+    );
+    let ran = site.kubeconfig(&["capture", "target-cluster"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+}
+
+#[test]
+fn when_the_ephemeral_cluster_is_gone_the_persisted_copy_is_used_and_said() {
+    let mut server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    server.put_secret(
+        SECRET_NS,
+        SECRET,
+        &server.capi_kubeconfig("target-cluster", Auth::Token),
+    );
+    let captured = site.kubeconfig(&["capture", "--children-of", "ephemeral-cluster"]);
+    assert_eq!(captured.code, 0, "{}", captured.stderr);
+    let before = site.kubeconfig(&["get", "target-cluster", "--interval", "100ms"]);
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    assert!(
+        before
+            .stderr
+            .contains("target-cluster: from clusterAPI Secret"),
+        "{}",
+        before.stderr
+    );
+
+    server.stop();
+    let after = site.kubeconfig(&["get", "target-cluster", "--interval", "100ms"]);
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    assert!(
+        after
+            .stderr
+            .contains("target-cluster: from the persisted copy in"),
+        "{}",
+        after.stderr
+    );
+    // ... and why every listed source failed.
+    assert!(
+        after
+            .stderr
+            .contains("bundle KubeConfig: the bundle has no KubeConfig document"),
+        "{}",
+        after.stderr
+    );
+    assert!(
+        after
+            .stderr
+            .contains("clusterAPI Secret target-infra/target-cluster-kubeconfig: the API server"),
+        "{}",
+        after.stderr
+    );
+    assert!(after.stderr.contains("is unreachable"), "{}", after.stderr);
+    assert_eq!(
+        after.stdout, before.stdout,
+        "the same kubeconfig, either way"
+    );
+    assert!(
+        after.stdout.contains("current-context: target-cluster"),
+        "{}",
+        after.stdout
+    );
+}
+
+#[test]
+fn without_any_source_every_attempt_is_listed() {
+    let mut server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    server.stop();
+    let ran = site.kubeconfig(&["get", "target-cluster", "--interval", "50ms"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    for needle in [
+        "no kubeconfig for cluster `target-cluster`: every source failed:",
+        "- filesystem ~/.airship/kubeconfig:",
+        "has no context `target-cluster` (it has: ephemeral-cluster)",
+        "- bundle KubeConfig: the bundle has no KubeConfig document",
+        "- clusterAPI Secret target-infra/target-cluster-kubeconfig:",
+        "nothing persisted; run `mooring kubeconfig capture`",
+    ] {
+        assert!(
+            ran.stderr.contains(needle),
+            "missing {needle:?} in\n{}",
+            ran.stderr
+        );
+    }
+}
+
+#[test]
+fn two_concurrent_captures_leave_one_valid_entry_in_each_store() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    server.put_secret(
+        SECRET_NS,
+        SECRET,
+        &server.capi_kubeconfig("target-cluster", Auth::Token),
+    );
+    let spawn = || {
+        site.command(&[
+            "capture",
+            "target-cluster",
+            "--persist-to",
+            "ephemeral-cluster/mooring",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let ran: Ran = child.wait_with_output().unwrap().into();
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        assert!(
+            ran.stderr
+                .contains("also stored in namespace mooring of cluster `ephemeral-cluster`"),
+            "{}",
+            ran.stderr
+        );
+    }
+    let (text, mode) = stored(&site, "target-cluster");
+    assert_eq!(mode, 0o600);
+    let leftovers: Vec<_> = fs::read_dir(site.store())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".incoming"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let in_cluster = server
+        .secret_value("mooring", "mooring-kubeconfig-target-cluster")
+        .expect("the Secret store holds it");
+    assert_eq!(in_cluster, text);
+}
+
+#[test]
+fn the_older_cluster_map_schema_captures_the_same_way() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    fs::write(
+        site.bundle.path().join("phases/cluster-map.yaml"),
+        "apiVersion: airshipit.org/v1alpha1\nkind: ClusterMap\nmetadata:\n  name: main-map\nmap:\n  \
+         target-cluster:\n    parent: ephemeral-cluster\n    dynamicKubeConf: true\n    \
+         clusterAPIRef:\n      name: target-cluster\n      namespace: target-infra\n  ephemeral-cluster: {}\n",
+    )
+    .unwrap();
+    server.put_secret(
+        SECRET_NS,
+        SECRET,
+        &server.capi_kubeconfig("target-cluster", Auth::Token),
+    );
+    let ran = site.kubeconfig(&["capture", "target-cluster"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        stored(&site, "target-cluster")
+            .0
+            .contains("name: target-cluster-admin")
+    );
+}
+
+#[test]
+fn an_invalid_cluster_map_is_refused_with_document_and_field() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    let path = site.bundle.path().join("phases/cluster-map.yaml");
+    let text = fs::read_to_string(&path)
+        .unwrap()
+        .replace("parent: ephemeral-cluster", "parent: nowhere");
+    fs::write(&path, text).unwrap();
+    let ran = site.kubeconfig(&["get"]);
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("ClusterMap/main-map (phases/cluster-map.yaml:"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr
+            .contains("field map.target-cluster.parent: parent `nowhere` is not a cluster"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn kubectl_reads_the_merged_kubeconfig() {
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    server.put_secret(
+        SECRET_NS,
+        SECRET,
+        &server.capi_kubeconfig("target-cluster", Auth::Token),
+    );
+    assert_eq!(site.kubeconfig(&["capture", "target-cluster"]).code, 0);
+    let ran = site.kubeconfig(&["get", "--interval", "100ms"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let file = site.home.path().join("merged.yaml");
+    fs::write(&file, &ran.stdout).unwrap();
+    // kubectl sorts by name; the file itself keeps the ClusterMap's order.
+    let contexts = kubectl_output(&kubectl, &file, &["config", "get-contexts", "-o", "name"]);
+    assert_eq!(
+        contexts.lines().collect::<Vec<_>>(),
+        ["ephemeral-cluster", "target-cluster"]
+    );
+    let at = |text: &str, name: &str| text.find(&format!("- name: {name}\n")).unwrap();
+    assert!(at(&ran.stdout, "target-cluster") < at(&ran.stdout, "ephemeral-cluster"));
+    let users = kubectl_output(
+        &kubectl,
+        &file,
+        &["config", "view", "-o", "jsonpath={.users[*].name}"],
+    );
+    assert_eq!(users, "ephemeral-cluster-admin target-cluster-admin");
+
+    // Merging files: later entries replace earlier ones where they stand.
+    let other = site.home.path().join("other.yaml");
+    fs::write(&other, server.kubeconfig("extra", Auth::Token)).unwrap();
+    let merged: Ran = mooring()
+        .args(["kubeconfig", "merge"])
+        .arg(&file)
+        .arg(&other)
+        .args(["--current-context", "extra"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
+    fs::write(&file, &merged.stdout).unwrap();
+    let contexts = kubectl_output(&kubectl, &file, &["config", "get-contexts", "-o", "name"]);
+    assert_eq!(
+        contexts.lines().collect::<Vec<_>>(),
+        ["ephemeral-cluster", "extra", "target-cluster"]
+    );
+    assert!(at(&merged.stdout, "ephemeral-cluster") < at(&merged.stdout, "extra"));
+    assert_eq!(
+        kubectl_output(&kubectl, &file, &["config", "current-context"]).trim(),
+        "extra"
+    );
+}
+
+fn kubectl_output(kubectl: &Path, kubeconfig: &Path, args: &[&str]) -> String {
+    let output = Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
