@@ -38,6 +38,14 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 struct CacheArgs {
+    /// Where captured kubeconfigs are kept [default: $XDG_STATE_HOME/mooring/kubeconfigs, else ~/.local/state/mooring/kubeconfigs]
+    #[arg(
+        long,
+        global = true,
+        env = "MOORING_KUBECONFIG_STORE",
+        value_name = "DIR"
+    )]
+    kubeconfig_store: Option<PathBuf>,
     /// Keep compiled guests in DIR [default: $XDG_CACHE_HOME/mooring, else ~/.cache/mooring]
     #[arg(long, global = true, env = "MOORING_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -138,9 +146,6 @@ struct SiteArgs {
     /// The bundle holding the site's ClusterMap (and KubeConfig document)
     #[arg(short, long, value_name = "DIR")]
     bundle: PathBuf,
-    /// Where captured kubeconfigs are kept [default: $XDG_STATE_HOME/mooring/kubeconfigs, else ~/.local/state/mooring/kubeconfigs]
-    #[arg(long, env = "MOORING_KUBECONFIG_STORE", value_name = "DIR")]
-    store: Option<PathBuf>,
     /// Wait at most this long for a Secret [default: the ClusterMap source's timeout, else 30s]
     #[arg(long, value_name = "DURATION", value_parser = limits::parse_duration)]
     timeout: Option<Duration>,
@@ -221,7 +226,7 @@ pub fn main() -> ExitCode {
         }
         Command::NewGuest(args) => new_guest(args),
         Command::Inspect { wasm } => inspect(&cli.cache, wasm),
-        Command::Kubeconfig(command) => kubeconfig_command(command),
+        Command::Kubeconfig(command) => kubeconfig_command(&cli.cache, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -256,7 +261,13 @@ fn run(cache: &CacheArgs, args: &RunArgs) -> Result<(), Failure> {
         None => pipeline_in_bundle(&bundle).map_err(input)?,
     };
     let runtime = runtime(cache)?;
-    let outcome = execute::run(&runtime, &pipeline, bundle.documents().to_vec())?;
+    let credentials = credentials_for(cache, &pipeline)?;
+    let outcome = execute::run(
+        &runtime,
+        &pipeline,
+        bundle.documents().to_vec(),
+        credentials.as_ref(),
+    )?;
     if !args.quiet {
         print_summary(&outcome);
     }
@@ -371,7 +382,16 @@ fn krm_function(cache: &CacheArgs) -> Result<(), Failure> {
         Err(message) => return fail_with(message),
     };
     let runtime = runtime(cache)?;
-    let outcome = match execute::run(&runtime, &pipeline, list.documents.clone()) {
+    let credentials = match credentials_for(cache, &pipeline) {
+        Ok(credentials) => credentials,
+        Err(failure) => return fail_with(format!("{:#}", failure.error)),
+    };
+    let outcome = match execute::run(
+        &runtime,
+        &pipeline,
+        list.documents.clone(),
+        credentials.as_ref(),
+    ) {
         Ok(outcome) => outcome,
         Err(e) => return fail_with(e.to_string()),
     };
@@ -513,7 +533,39 @@ fn inspect(cache: &CacheArgs, wasm: &Path) -> Result<(), Failure> {
     }
 }
 
-fn kubeconfig_command(command: &KubeconfigCommand) -> Result<(), Failure> {
+/// The store of captured kubeconfigs.
+fn open_store(cache: &CacheArgs) -> Result<crate::kubeconfig::store::FileStore, Failure> {
+    use crate::kubeconfig::store::FileStore;
+    let dir = cache
+        .kubeconfig_store
+        .clone()
+        .or_else(FileStore::default_dir)
+        .ok_or_else(|| {
+            input(anyhow!(
+                "no place for the kubeconfig store: set HOME or pass --kubeconfig-store DIR"
+            ))
+        })?;
+    FileStore::open(dir).map_err(failed)
+}
+
+/// The store when a step is granted credentials; no directory is created
+/// for a pipeline that grants none.
+fn credentials_for(
+    cache: &CacheArgs,
+    pipeline: &Pipeline,
+) -> Result<Box<dyn execute::CredentialSource>, Failure> {
+    if pipeline
+        .steps
+        .iter()
+        .any(|s| !s.grants.credentials.is_empty())
+    {
+        Ok(Box::new(open_store(cache)?))
+    } else {
+        Ok(Box::new(execute::NoCredentials))
+    }
+}
+
+fn kubeconfig_command(cache: &CacheArgs, command: &KubeconfigCommand) -> Result<(), Failure> {
     use crate::kubeconfig::{self, resolve::Site};
     use mooring_model::kubeconfig::merge_all;
 
@@ -542,16 +594,7 @@ fn kubeconfig_command(command: &KubeconfigCommand) -> Result<(), Failure> {
     };
     let bundle = Bundle::load(&site_args.bundle).map_err(input)?;
     let site = Site::from_bundle(&bundle).map_err(input)?;
-    let store_dir = site_args
-        .store
-        .clone()
-        .or_else(kubeconfig::store::FileStore::default_dir)
-        .ok_or_else(|| {
-            input(anyhow!(
-                "no place for the kubeconfig store: set HOME or pass --store DIR"
-            ))
-        })?;
-    let store = kubeconfig::store::FileStore::open(store_dir).map_err(failed)?;
+    let store = open_store(cache)?;
     let progress = |cluster: &str, p: &kubeconfig::capture::WaitProgress| {
         eprintln!(
             "mooring: {cluster}: waiting for Secret {}: {} (poll {}, {} of {})",

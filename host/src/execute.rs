@@ -12,9 +12,11 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use mooring_model::kubeconfig::Kubeconfig;
 use serde_json::Value;
 
 use crate::bundle::check_document_path;
+use crate::capabilities::credentials::Credentials;
 use crate::capabilities::log::LogBuffer;
 use crate::document::{DocId, Document};
 use crate::guests::{self, GuestError};
@@ -137,11 +139,30 @@ impl Outcome {
     }
 }
 
-/// Runs `pipeline` over `documents`.
+/// Where granted credentials come from: the store of captured kubeconfigs.
+pub trait CredentialSource {
+    /// `cluster`'s captured kubeconfig, or why there is none.
+    fn kubeconfig(&self, cluster: &str) -> Result<Kubeconfig, String>;
+}
+
+/// A source with nothing in it, for runs that grant no credentials.
+pub struct NoCredentials;
+
+impl CredentialSource for NoCredentials {
+    fn kubeconfig(&self, cluster: &str) -> Result<Kubeconfig, String> {
+        Err(format!(
+            "no kubeconfig store is open, so nothing is captured for `{cluster}`"
+        ))
+    }
+}
+
+/// Runs `pipeline` over `documents`; steps read granted credentials from
+/// `credentials`.
 pub fn run(
     runtime: &Runtime,
     pipeline: &Pipeline,
     documents: Vec<Document>,
+    credentials: &dyn CredentialSource,
 ) -> Result<Outcome, StepError> {
     let guests = load_guests(runtime, pipeline)?;
     let mut next_id = documents.iter().map(|d| d.id + 1).max().unwrap_or(0);
@@ -182,10 +203,30 @@ pub fn run(
                 .map(|&i| to_wit(&outcome.documents[i]))
                 .collect();
             let config = step.config.to_string();
+            let granted = Credentials::granted(
+                step.grants
+                    .credentials
+                    .iter()
+                    .map(|cluster| (cluster.clone(), credentials.kubeconfig(cluster)))
+                    .collect(),
+            );
             let ran = runtime
-                .run(guest, &input, &config, &step.limits)
+                .run(guest, &input, &config, &step.limits, granted)
                 .map_err(|e| fail(e.into()))?;
             report.log = ran.log;
+            for cluster in &ran.denied {
+                outcome.results.push(StepResult {
+                    step: step.name.clone(),
+                    severity: Severity::Warning,
+                    message: format!(
+                        "asked for the credentials of cluster `{cluster}` without a grant, and was denied; \
+                         if it needs them, add `grants: {{credentials: [{cluster}]}}` to the step"
+                    ),
+                    document: None,
+                    field: None,
+                });
+                report.results += 1;
+            }
             apply(
                 step,
                 &mut outcome,

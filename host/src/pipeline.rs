@@ -16,6 +16,8 @@
 //!       kind: ClusterMap
 //!       labels: {airshipit.org/deploy-k8s: "false"}
 //!     limits: {timeout: 10s, memory: 256Mi}
+//!     grants:                        # optional; nothing is granted by default
+//!       credentials: [target-cluster] # captured kubeconfigs the step may read
 //! ```
 //!
 //! A pipeline lives in the bundle (any document of this kind; it is never
@@ -84,6 +86,17 @@ pub struct Step {
     pub selector: Selector,
     /// Time and memory the step may use.
     pub limits: Limits,
+    /// Capabilities beyond the sandbox.
+    pub grants: Grants,
+}
+
+/// What a step may reach beyond the sandbox. Nothing, unless listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Clusters whose captured kubeconfig the step may read.
+    #[serde(default)]
+    pub credentials: Vec<String>,
 }
 
 /// Where a step's guest comes from.
@@ -139,6 +152,8 @@ struct StepSpec {
     selector: Selector,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    grants: Grants,
 }
 
 impl Pipeline {
@@ -198,6 +213,7 @@ impl Pipeline {
             config,
             selector: Selector::default(),
             limits: Limits::default(),
+            grants: Grants::default(),
         };
         Self::build("pipeline".to_owned(), vec![step], base)
     }
@@ -246,6 +262,7 @@ impl Pipeline {
                 config,
                 selector: spec.selector,
                 limits: spec.limits,
+                grants: spec.grants,
             });
         }
         Ok(Pipeline { name, steps })

@@ -16,7 +16,7 @@ use wasmtime::{Config, Engine, Store, Trap};
 
 use crate::bindings::{self, StepPre, WIT_PACKAGE, WIT_VERSION};
 use crate::cache::CompileCache;
-use crate::capabilities::{self, HostState, log::LogBuffer};
+use crate::capabilities::{self, HostState, credentials::Credentials, log::LogBuffer};
 use crate::guests::sha256_hex;
 use crate::limits::{DisplayBytes, DisplayDuration, Limits};
 
@@ -154,6 +154,8 @@ pub struct RunOutcome {
     pub output: WitOutput,
     /// What the guest logged.
     pub log: LogBuffer,
+    /// Clusters whose credentials the guest asked for without a grant.
+    pub denied: Vec<String>,
 }
 
 /// What `mooring inspect` shows of a component.
@@ -268,15 +270,18 @@ impl Runtime {
         Ok(component)
     }
 
-    /// Runs one step: a fresh store and instance, one call, under `limits`.
+    /// Runs one step: a fresh store and instance, one call, under `limits`,
+    /// able to read only `credentials`, which are scrubbed from everything
+    /// the step says.
     pub fn run(
         &self,
         guest: &LoadedGuest,
         documents: &[WitDocument],
         config: &str,
         limits: &Limits,
+        credentials: Credentials,
     ) -> Result<RunOutcome, RunError> {
-        let mut store = Store::new(&self.engine, HostState::new(limits.memory));
+        let mut store = Store::new(&self.engine, HostState::new(limits.memory, credentials));
         store.limiter(|state| &mut state.memory);
         store.set_epoch_deadline(self.ticker.ticks(limits.timeout));
         store.epoch_deadline_trap();
@@ -287,11 +292,17 @@ impl Runtime {
         });
         let state = store.into_data();
         match result {
-            Ok(Ok(output)) => Ok(RunOutcome {
-                output,
-                log: state.log,
-            }),
-            Ok(Err(message)) => Err(RunError::Refused(message)),
+            Ok(Ok(mut output)) => {
+                for result in &mut output.results {
+                    result.message = state.credentials.scrub(&result.message);
+                }
+                Ok(RunOutcome {
+                    output,
+                    log: state.log,
+                    denied: state.credentials.denied,
+                })
+            }
+            Ok(Err(message)) => Err(RunError::Refused(state.credentials.scrub(&message))),
             Err(error) => Err(classify(&error, &state, limits)),
         }
     }
@@ -299,7 +310,7 @@ impl Runtime {
 
 /// Turns a wasmtime error into the cause an operator can act on.
 fn classify(error: &wasmtime::Error, state: &HostState, limits: &Limits) -> RunError {
-    let output = state.output.text();
+    let output = state.credentials.scrub(&state.output.text());
     if let Some(requested) = state.memory.refused {
         return RunError::OutOfMemory {
             limit: limits.memory,

@@ -442,3 +442,214 @@ fn kubectl_output(kubectl: &Path, kubeconfig: &Path, args: &[&str]) -> String {
     );
     String::from_utf8(output.stdout).unwrap()
 }
+
+/// The names a KubeConfig document holds, which is what "the same shape"
+/// means for two sites: contexts with their cluster and user, clusters,
+/// users, and the fields of `config`.
+fn shape(bundle: &Path, path: &str) -> Vec<String> {
+    let text = fs::read_to_string(bundle.join(path)).unwrap();
+    let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let config = &doc["config"];
+    let names = |list: &str| -> Vec<String> {
+        let mut names: Vec<String> = config[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| match list {
+                "contexts" => format!(
+                    "context {} -> cluster {}, user {}",
+                    e["name"].as_str().unwrap(),
+                    e["context"]["cluster"].as_str().unwrap(),
+                    e["context"]["user"].as_str().unwrap()
+                ),
+                _ => format!("{list} {}", e["name"].as_str().unwrap()),
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let mut keys: Vec<String> = config
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| format!("field {k}"))
+        .collect();
+    keys.sort();
+    [names("contexts"), names("clusters"), names("users"), keys].concat()
+}
+
+#[test]
+fn a_cloud_site_ends_with_the_kubeconfig_document_a_bare_metal_site_has() {
+    let mut server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    server.put_secret_after(
+        SECRET_NS,
+        SECRET,
+        &server.capi_kubeconfig("target-cluster", Auth::Token),
+        2,
+    );
+    // Capture both while the ephemeral cluster lives.
+    let captured = site.kubeconfig(&[
+        "capture",
+        "ephemeral-cluster",
+        "target-cluster",
+        "--interval",
+        "100ms",
+    ]);
+    assert_eq!(captured.code, 0, "{}", captured.stderr);
+    assert!(
+        captured
+            .stderr
+            .contains("ephemeral-cluster: captured from filesystem ~/.airship/kubeconfig"),
+        "{}",
+        captured.stderr
+    );
+
+    // Write them into the bundle's KubeConfig document.
+    let pipeline = crate::util::repo().join("bundles/kubeconfig-pipeline.yaml");
+    let ran: Ran = mooring()
+        .arg("run")
+        .arg(site.bundle.path())
+        .arg("--pipeline")
+        .arg(&pipeline)
+        .arg("--in-place")
+        .env("MOORING_KUBECONFIG_STORE", site.store())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("merged the kubeconfigs of target-cluster, ephemeral-cluster"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        !ran.stderr.contains(&server.token),
+        "a token reached stderr"
+    );
+    let written = site.bundle.path().join("kubeconfig/kubeconfig.yaml");
+    assert_eq!(
+        fs::metadata(&written).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // The ephemeral cluster goes away; the bundle still knows the target.
+    server.stop();
+    let after = site.kubeconfig(&["get", "target-cluster"]);
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    assert!(
+        after
+            .stderr
+            .contains("target-cluster: from bundle KubeConfig"),
+        "{}",
+        after.stderr
+    );
+
+    // The same shape as the static KubeConfig of the bare-metal site.
+    let metal3 = crate::util::repo().join("bundles/metal3-site");
+    assert_eq!(
+        shape(site.bundle.path(), "kubeconfig/kubeconfig.yaml"),
+        shape(&metal3, "kubeconfig/kubeconfig.yaml")
+    );
+}
+
+#[test]
+fn a_step_without_a_grant_is_denied_and_named_and_no_credential_is_ever_shown() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    server.put_secret(
+        SECRET_NS,
+        SECRET,
+        &server.capi_kubeconfig("target-cluster", Auth::Token),
+    );
+    assert_eq!(site.kubeconfig(&["capture", "target-cluster"]).code, 0);
+    let leak = |grant: &str, panic: bool| -> Ran {
+        let pipeline = crate::util::write_pipeline(
+            site.home.path(),
+            &format!(
+                "- name: leaky\n  guest: {}\n  selector: {{kind: ClusterMap}}\n  config: {{mode: leak-credentials, panic: {panic}}}\n{grant}",
+                crate::util::fixture_guest("hostile").display()
+            ),
+        );
+        mooring()
+            .arg("run")
+            .arg(site.bundle.path())
+            .arg("--pipeline")
+            .arg(&pipeline)
+            .env("MOORING_KUBECONFIG_STORE", site.store())
+            .output()
+            .unwrap()
+            .into()
+    };
+    let denied = leak("", false);
+    assert_eq!(denied.code, 0, "{}", denied.stderr);
+    assert!(
+        denied.stderr.contains("warning: asked for the credentials of cluster `target-cluster` without a grant, and was denied"),
+        "{}",
+        denied.stderr
+    );
+    assert!(
+        denied.stderr.contains("denied: this step has no grant"),
+        "{}",
+        denied.stderr
+    );
+
+    // Granted, it echoes the kubeconfig to its log, a result, stdout and a
+    // panic: the token shows nowhere.
+    for panic in [false, true] {
+        let granted = leak("  grants: {credentials: [target-cluster]}\n", panic);
+        assert_eq!(
+            granted.code,
+            if panic { 1 } else { 0 },
+            "{}",
+            granted.stderr
+        );
+        for printed in [&granted.stdout, &granted.stderr] {
+            assert!(
+                !printed.contains(&server.token),
+                "the token leaked:\n{printed}"
+            );
+        }
+        assert!(granted.stderr.contains("<redacted>"), "{}", granted.stderr);
+    }
+}
+
+#[test]
+fn kubeconfig_rewrite_gives_the_bundle_document_the_cluster_map_names() {
+    let bundle = example_bundle("metal3-site");
+    let path = bundle.path().join("kubeconfig/kubeconfig.yaml");
+    // As Cluster API would have named the target's entries.
+    let text = fs::read_to_string(&path)
+        .unwrap()
+        .replace("name: target-cluster-admin", "name: tc-admin")
+        .replace("user: target-cluster-admin", "user: tc-admin")
+        .replace("  - context:\n      cluster: target-cluster\n      user: tc-admin\n    name: target-cluster", "  - context:\n      cluster: target-cluster\n      user: tc-admin\n    name: tc-admin@tc");
+    assert!(text.contains("name: tc-admin@tc"), "fixture edit failed");
+    fs::write(&path, text).unwrap();
+    let map = bundle.path().join("phases/cluster-map.yaml");
+    let text = fs::read_to_string(&map).unwrap().replacen(
+        "bundle:\n          contextName: target-cluster",
+        "bundle:\n          contextName: tc-admin@tc",
+        1,
+    );
+    fs::write(&map, text).unwrap();
+
+    let ran = crate::util::run(bundle.path(), &["--in-place"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("context tc-admin@tc is now target-cluster, for cluster `target-cluster`"),
+        "{}",
+        ran.stderr
+    );
+    let metal3 = crate::util::repo().join("bundles/metal3-site");
+    assert_eq!(
+        shape(bundle.path(), "kubeconfig/kubeconfig.yaml"),
+        shape(&metal3, "kubeconfig/kubeconfig.yaml")
+    );
+    assert_eq!(
+        fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}

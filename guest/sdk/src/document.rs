@@ -126,6 +126,24 @@ impl Document {
     }
 }
 
+/// The one document of kind `T` among `docs`, with its index: `None` when
+/// there is none, an error naming both when there are two.
+pub fn find_one<T: Kind>(docs: &[Document]) -> Result<Option<(usize, T)>, Error> {
+    let mut found = docs.iter().enumerate().filter(|(_, d)| T::describes(*d));
+    let Some((index, doc)) = found.next() else {
+        return Ok(None);
+    };
+    if let Some((_, second)) = found.next() {
+        return Err(Error::msg(format!(
+            "found two {} documents, {} and {}; a site has one",
+            T::KIND,
+            doc.describe(),
+            second.describe()
+        )));
+    }
+    Ok(Some((index, doc.parse()?)))
+}
+
 impl Object for Document {
     fn content(&self) -> &Map<String, Value> {
         &self.content

@@ -33,6 +33,7 @@
 
 #[doc(hidden)]
 pub mod bindings;
+pub mod credentials;
 mod document;
 mod error;
 pub mod log;
@@ -40,16 +41,16 @@ mod results;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
-pub use document::Document;
+pub use document::{Document, find_one};
 pub use error::Error;
-pub use mooring_model::{Object, Selector, airship};
+pub use mooring_model::{Object, Selector, airship, cluster_map, kubeconfig};
 pub use results::{Results, Severity, StepResult};
 pub use serde_json::{Map, Value, json};
 
 /// Everything a step usually needs: `use mooring_guest::prelude::*;`.
 pub mod prelude {
     pub use crate::airship::Kind;
-    pub use crate::{Document, Error, Map, Object, Results, Selector, Value, json};
+    pub use crate::{Document, Error, Map, Object, Results, Selector, Value, find_one, json};
 }
 
 // The generated bindings name this crate by path so that `export_step!`

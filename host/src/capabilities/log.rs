@@ -48,6 +48,13 @@ pub struct LogBuffer {
 
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
+        let scrub = |text: String| self.credentials.scrub(&text);
+        let message = scrub(message);
+        let fields: Vec<(String, String)> = fields
+            .into_iter()
+            .take(32)
+            .map(|(k, v)| (scrub(k), scrub(v)))
+            .collect();
         let buffer = &mut self.log;
         if buffer.lines.len() >= MAX_LINES {
             buffer.dropped += 1;
@@ -64,7 +71,6 @@ impl Host for HostState {
             message: truncate(message),
             fields: fields
                 .into_iter()
-                .take(32)
                 .map(|(k, v)| (truncate(k), truncate(v)))
                 .collect(),
         });

@@ -8,9 +8,11 @@
 //!   deterministic "randomness", and stdout/stderr captured into a bounded
 //!   buffer that the host shows only when the step fails.
 //!
-//! Capabilities that must be granted per step (credentials, later) get a
-//! module here and a field in [`HostState`].
+//! and, only when the pipeline grants it:
+//! - `mooring:step/credentials`, served by [`credentials`]: the captured
+//!   kubeconfigs of the clusters named in the step's grant.
 
+pub mod credentials;
 pub mod log;
 pub mod wasi;
 
@@ -26,11 +28,13 @@ pub(crate) struct HostState {
     pub(crate) memory: MemoryLimiter,
     pub(crate) log: log::LogBuffer,
     pub(crate) output: wasi::CapturedOutput,
+    pub(crate) credentials: credentials::Credentials,
 }
 
 impl HostState {
-    /// A fresh sandbox for one step run with a `memory_limit` in bytes.
-    pub(crate) fn new(memory_limit: u64) -> Self {
+    /// A fresh sandbox for one step run with a `memory_limit` in bytes and
+    /// the `credentials` its step is granted.
+    pub(crate) fn new(memory_limit: u64, credentials: credentials::Credentials) -> Self {
         let output = wasi::CapturedOutput::default();
         HostState {
             wasi: wasi::sandbox(&output),
@@ -38,6 +42,7 @@ impl HostState {
             memory: MemoryLimiter::new(memory_limit),
             log: log::LogBuffer::default(),
             output,
+            credentials,
         }
     }
 }
@@ -61,7 +66,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
 
 /// The interfaces of our package a guest may import (`types` carries only
 /// type definitions, but a guest that uses them imports it).
-const PROVIDED: &[&str] = &["types", "log"];
+const PROVIDED: &[&str] = &["types", "log", "credentials"];
 
 /// True for an import the linker serves, for telling an author which
 /// import of theirs is not provided.

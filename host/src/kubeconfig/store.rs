@@ -165,6 +165,19 @@ impl FileStore {
     }
 }
 
+impl crate::execute::CredentialSource for FileStore {
+    fn kubeconfig(&self, cluster: &str) -> Result<Kubeconfig, String> {
+        match self.get(cluster) {
+            Ok(Some(config)) => Ok(config),
+            Ok(None) => Err(format!(
+                "nothing is captured for cluster `{cluster}` in {}; run `mooring kubeconfig capture {cluster}`",
+                self.dir.display()
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
     let path = path.to_owned();
     move |source| StoreError::Io {

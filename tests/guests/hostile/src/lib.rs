@@ -2,6 +2,7 @@
 //! safety nets so the host's own checks are what gets tested.
 
 use mooring_guest::bindings::exports::mooring::step::run::Guest;
+use mooring_guest::bindings::mooring::step::credentials::kubeconfig;
 use mooring_guest::bindings::mooring::step::log::{Level, log};
 use mooring_guest::bindings::mooring::step::types::{Document, Output, Severity, StepResult};
 
@@ -91,6 +92,25 @@ impl Guest for Hostile {
                     "connect: {:?}",
                     std::net::TcpStream::connect("127.0.0.1:9").map_err(|e| e.kind())
                 )));
+            }
+            // Asks for credentials and repeats them everywhere it can: its
+            // log, a result, its stdout, and finally a panic message.
+            "leak-credentials" => {
+                let cluster = config["cluster"].as_str().unwrap_or("target-cluster");
+                let answer = match kubeconfig(cluster) {
+                    Ok(json) => json,
+                    Err(denied) => denied,
+                };
+                log(
+                    Level::Info,
+                    &answer,
+                    &[("kubeconfig".to_owned(), answer.clone())],
+                );
+                println!("{answer}");
+                results.push(info(answer.clone()));
+                if config["panic"].as_bool() == Some(true) {
+                    panic!("leaking {answer}");
+                }
             }
             other => return Err(format!("unknown mode {other:?}")),
         }
