@@ -128,22 +128,6 @@ impl FileStore {
             })
     }
 
-    /// The clusters with a stored kubeconfig, sorted.
-    pub fn clusters(&self) -> Result<Vec<String>, StoreError> {
-        let mut names: Vec<String> = fs::read_dir(&self.dir)
-            .map_err(io("read", &self.dir))?
-            .filter_map(Result::ok)
-            .filter_map(|e| {
-                let name = e.file_name().to_string_lossy().into_owned();
-                name.strip_suffix(".yaml")
-                    .filter(|n| !n.starts_with('.'))
-                    .map(str::to_owned)
-            })
-            .collect();
-        names.sort();
-        Ok(names)
-    }
-
     /// Writers exclude everyone; readers exclude writers. The lock is
     /// released when the returned file is dropped, or the process dies.
     fn lock(&self, exclusive: bool) -> Result<File, StoreError> {
