@@ -59,10 +59,26 @@ pub enum BundleError {
         /// Where it points.
         target: PathBuf,
     },
+    /// A YAML file over [`MAX_FILE_BYTES`].
+    #[error(
+        "{path}: the file is {} MiB; mooring reads YAML files of at most {} MiB (split it into several files)",
+        format!("{:.1}", *.size as f64 / 1048576.0),
+        MAX_FILE_BYTES >> 20
+    )]
+    TooLarge {
+        /// Bundle-relative path.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+    },
     /// `--output` names a directory that already has files in it.
     #[error("output directory {0} is not empty; name a new or empty directory")]
     OutputNotEmpty(PathBuf),
 }
+
+/// The largest YAML file a bundle may hold. With the parser's own budget
+/// (see [`crate::yaml`]) it bounds the memory a hostile bundle can cost.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
 /// A loaded bundle.
 #[derive(Debug)]
@@ -71,6 +87,8 @@ pub struct Bundle {
     files: Vec<SourceFile>,
     /// Bundle-relative paths of the non-YAML files.
     other_files: Vec<String>,
+    /// Staged files left by a killed in-place run.
+    stale: Vec<PathBuf>,
     documents: Vec<Document>,
     /// Each document's original chunk: its text and where it starts.
     raw: HashMap<DocId, yaml::Chunk>,
@@ -97,19 +115,25 @@ impl Bundle {
             return Err(BundleError::NotADirectory(root.to_owned()));
         }
         let canonical_root = fs::canonicalize(root).map_err(io_error("resolve", root))?;
-        let mut yaml_paths = Vec::new();
-        let mut other_files = Vec::new();
-        walk(&canonical_root, root, "", &mut yaml_paths, &mut other_files)?;
+        let mut listing = Listing::default();
+        walk(&canonical_root, root, "", &mut listing)?;
+        let yaml_paths = listing.yaml;
 
         let mut bundle = Bundle {
             root: root.to_owned(),
             files: Vec::new(),
-            other_files,
+            other_files: listing.other,
+            stale: listing.stale,
             documents: Vec::new(),
             raw: HashMap::new(),
         };
         for path in yaml_paths {
-            let bytes = fs::read(root.join(&path)).map_err(io_error("read", &root.join(&path)))?;
+            let file = root.join(&path);
+            let size = fs::metadata(&file).map_err(io_error("read", &file))?.len();
+            if size > MAX_FILE_BYTES {
+                return Err(BundleError::TooLarge { path, size });
+            }
+            let bytes = fs::read(&file).map_err(io_error("read", &file))?;
             bundle.add_file(path, bytes)?;
         }
         Ok(bundle)
@@ -245,22 +269,58 @@ impl Bundle {
         out
     }
 
-    /// Applies `changes` to the bundle directory itself, one atomic
-    /// replacement per file. Returns the paths written or removed.
+    /// Applies `changes` to the bundle directory itself. Every new file is
+    /// written and flushed beside its target first; only when all of them
+    /// are ready is each renamed over its target (and deleted files
+    /// removed), so a failure while writing (a full disk, a read-only
+    /// directory) changes nothing, and a crash leaves each file old or new.
     /// Files in `private` (see [`private_files`]) are written 0600.
     pub fn write_in_place(
         &self,
         changes: &BTreeMap<String, Option<String>>,
         private: &BTreeSet<String>,
     ) -> Result<(), BundleError> {
+        let mut staged = Vec::new();
         for (path, text) in changes {
-            let target = self.root.join(path);
-            match text {
-                Some(text) => write_atomically(&target, text.as_bytes(), private.contains(path))?,
-                None => fs::remove_file(&target).map_err(io_error("remove", &target))?,
+            if let Some(text) = text {
+                let target = self.root.join(path);
+                let file = stage(&target, text.as_bytes(), private.contains(path))?;
+                staged.push((file, target));
             }
         }
+        for (file, target) in staged {
+            file.persist(&target)
+                .map_err(|e| e.error)
+                .map_err(io_error("replace", &target))?;
+        }
+        for (path, _) in changes.iter().filter(|(_, text)| text.is_none()) {
+            let target = self.root.join(path);
+            fs::remove_file(&target).map_err(io_error("remove", &target))?;
+        }
+        for leftover in &self.stale {
+            let _ = fs::remove_file(leftover);
+        }
         Ok(())
+    }
+
+    /// Takes the bundle's lock for an in-place run: an advisory lock on the
+    /// bundle directory itself, so no file is added to the bundle. A second
+    /// run waits for the first, after `waiting` is called, so two runs never
+    /// interleave their reads and writes. Held until dropped, or until the
+    /// process dies.
+    pub fn lock(root: &Path, waiting: impl FnOnce()) -> Result<fs::File, BundleError> {
+        if !root.is_dir() {
+            return Err(BundleError::NotADirectory(root.to_owned()));
+        }
+        let path = root.to_owned();
+        let file = fs::File::open(&path).map_err(io_error("open", &path))?;
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) => waiting(),
+            Err(fs::TryLockError::Error(e)) => return Err(io_error("lock", &path)(e)),
+        }
+        file.lock().map_err(io_error("lock", &path))?;
+        Ok(file)
     }
 
     /// Writes the whole resulting bundle, YAML and other files, to `dir`,
@@ -371,6 +431,19 @@ pub fn check_document_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// What [`walk`] finds.
+#[derive(Default)]
+struct Listing {
+    yaml: Vec<String>,
+    other: Vec<String>,
+    /// Staged files a killed in-place run left behind.
+    stale: Vec<PathBuf>,
+}
+
+/// Temporary files of an in-place write start with this; the loader skips
+/// them, and the next in-place write removes any a killed run left.
+const STAGED_PREFIX: &str = ".mooring-";
+
 /// Lists YAML and other files below `dir`, sorted, refusing links that leave
 /// the bundle. Links inside the bundle are not followed: their targets are
 /// read under their own paths.
@@ -378,8 +451,7 @@ fn walk(
     canonical_root: &Path,
     dir: &Path,
     prefix: &str,
-    yaml: &mut Vec<String>,
-    other: &mut Vec<String>,
+    listing: &mut Listing,
 ) -> Result<(), BundleError> {
     let mut entries = fs::read_dir(dir)
         .map_err(io_error("read directory", dir))?
@@ -388,10 +460,14 @@ fn walk(
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if name.starts_with(STAGED_PREFIX) {
+            listing.stale.push(path);
+            continue;
+        }
         if name.starts_with('.') {
             continue;
         }
-        let path = entry.path();
         let relative = if prefix.is_empty() {
             name.clone()
         } else {
@@ -408,11 +484,11 @@ fn walk(
                 });
             }
         } else if file_type.is_dir() {
-            walk(canonical_root, &path, &relative, yaml, other)?;
+            walk(canonical_root, &path, &relative, listing)?;
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            yaml.push(relative);
+            listing.yaml.push(relative);
         } else {
-            other.push(relative);
+            listing.other.push(relative);
         }
     }
     Ok(())
@@ -460,13 +536,16 @@ pub fn private_files(result: &[Document]) -> BTreeSet<String> {
         .collect()
 }
 
-/// Replaces `path` by a temporary file renamed over it: readers see the old
-/// bytes or the new, never a mix. A temporary file starts 0600; it takes the
-/// old file's mode unless it is `private`.
-fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), BundleError> {
+/// Writes `bytes` to a flushed temporary file beside `path`, ready to be
+/// renamed over it: readers then see the old bytes or the new, never a mix.
+/// A temporary file starts 0600; it takes the old file's mode unless it is
+/// `private`.
+fn stage(path: &Path, bytes: &[u8], private: bool) -> Result<tempfile::NamedTempFile, BundleError> {
     let parent = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(io_error("create the directory of", path))?;
-    let mut file = tempfile::NamedTempFile::new_in(parent)
+    let mut file = tempfile::Builder::new()
+        .prefix(STAGED_PREFIX)
+        .tempfile_in(parent)
         .map_err(io_error("create a temporary file beside", path))?;
     file.write_all(bytes).map_err(io_error("write", path))?;
     if let Some(metadata) = fs::metadata(path).ok().filter(|_| !private) {
@@ -475,10 +554,7 @@ fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> Result<(), Bund
             .map_err(io_error("set permissions on", path))?;
     }
     file.as_file().sync_all().map_err(io_error("flush", path))?;
-    file.persist(path)
-        .map_err(|e| e.error)
-        .map_err(io_error("replace", path))?;
-    Ok(())
+    Ok(file)
 }
 
 #[cfg(test)]

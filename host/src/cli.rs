@@ -255,6 +255,19 @@ fn default_cache_dir() -> Option<PathBuf> {
 }
 
 fn run(cache: &CacheArgs, args: &RunArgs) -> Result<(), Failure> {
+    // Held from reading to writing, so a concurrent in-place run can
+    // neither interleave with this one nor lose its changes.
+    let _lock = if args.in_place {
+        let waiting = || {
+            eprintln!(
+                "mooring: waiting for another `mooring run --in-place` on {} to finish",
+                args.bundle.display()
+            );
+        };
+        Some(Bundle::lock(&args.bundle, waiting).map_err(input)?)
+    } else {
+        None
+    };
     let bundle = Bundle::load(&args.bundle).map_err(input)?;
     let pipeline = match &args.pipeline {
         Some(path) => Pipeline::from_file(path).map_err(input)?,

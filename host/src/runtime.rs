@@ -78,7 +78,7 @@ pub enum LoadError {
     /// The guest imports something the host does not provide.
     #[error(
         "guest `{guest}` imports `{import}`, which mooring does not provide \
-         (guests may import WASI 0.2 and {WIT_PACKAGE}/log)"
+         (guests may import WASI 0.2 and {WIT_PACKAGE}/log and /credentials)"
     )]
     UnknownImport {
         /// The guest's name.

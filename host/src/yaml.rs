@@ -7,10 +7,12 @@
 //! what lets an unchanged document be written back untouched, comments and
 //! all. Each piece is then parsed on its own by serde-saphyr.
 //!
-//! Parser limits (serde-saphyr's defaults, stated here because they bound
-//! memory on hostile input): at most 250,000 nodes per document including
-//! alias expansion (a "billion laughs" input is refused), and duplicate
-//! mapping keys are an error.
+//! Limits on hostile input (serde-saphyr's defaults, stated here because
+//! they bound memory and stack): at most 250,000 nodes per document
+//! including alias expansion (a "billion laughs" input is refused), 50,000
+//! aliases, nesting 64 deep, 64 MiB of scalar text; duplicate mapping keys
+//! are an error. The bundle loader adds a 64 MiB cap per file
+//! ([`crate::bundle::MAX_FILE_BYTES`]), checked before the file is read.
 
 use serde_json::{Map, Value};
 use serde_saphyr::RenderOptions;
@@ -155,10 +157,12 @@ fn describe(value: &Value) -> &'static str {
 
 /// Adds what to do for the mistakes people make most.
 fn with_hint(message: &str) -> String {
-    let hint = if message.contains("tab") {
-        Some("YAML indentation must use spaces, not tabs")
-    } else if message.contains("duplicate mapping key") {
+    let hint = if message.contains("duplicate mapping key") {
         Some("a key may appear only once in a mapping; remove or rename one of them")
+    } else if message.contains("tab") {
+        Some("YAML indentation must use spaces, not tabs")
+    } else if message.contains("recursion limit") || message.contains("Depth") {
+        Some("the document nests deeper than 64 levels; mooring refuses it")
     } else if message.contains("budget") {
         Some("the document expands to too many nodes (an alias bomb?); mooring refuses it")
     } else {

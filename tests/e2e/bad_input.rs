@@ -2,49 +2,10 @@
 //! non-zero exit, and a bundle left byte-for-byte untouched.
 
 use std::fs;
-use std::path::Path;
 
-use crate::util::{example_bundle, fixture_guest, run, snapshot, write_pipeline};
-
-/// Runs `steps` in place over a copy of the example bundle and checks that
-/// it fails with `code`, says each of `needles`, and writes nothing.
-fn refused(steps: &str, code: i32, needles: &[&str]) -> String {
-    let bundle = example_bundle("docker-test-site");
-    refused_in(bundle.path(), steps, code, needles)
-}
-
-fn refused_in(bundle: &Path, steps: &str, code: i32, needles: &[&str]) -> String {
-    let scratch = tempfile::tempdir().unwrap();
-    let pipeline = write_pipeline(scratch.path(), steps);
-    let before = snapshot(bundle);
-    let ran = run(
-        bundle,
-        &["--in-place", "--pipeline", pipeline.to_str().unwrap()],
-    );
-    assert_eq!(ran.code, code, "stderr:\n{}", ran.stderr);
-    for needle in needles {
-        assert!(
-            ran.stderr.contains(needle),
-            "expected {needle:?} in:\n{}",
-            ran.stderr
-        );
-    }
-    assert_eq!(
-        ran.stderr.matches("mooring: error:").count(),
-        1,
-        "one message:\n{}",
-        ran.stderr
-    );
-    assert_eq!(snapshot(bundle), before, "the bundle must be untouched");
-    ran.stderr
-}
-
-fn hostile(mode: &str) -> String {
-    format!(
-        "- name: hostile-{mode}\n  guest: {}\n  config: {{mode: {mode}}}\n  limits: {{timeout: 1s, memory: 64Mi}}\n",
-        fixture_guest("hostile").display()
-    )
-}
+use crate::util::{
+    example_bundle, fixture_guest, hostile, refused, refused_in, run, write_pipeline,
+};
 
 #[test]
 fn malformed_yaml_names_file_line_and_column() {

@@ -172,3 +172,66 @@ pub(crate) fn tool(name: &str) -> Option<PathBuf> {
     }
     found
 }
+
+/// Runs `steps` in place over a copy of the example bundle and checks that
+/// it fails with `code`, says each of `needles` in one error message, and
+/// leaves every byte of the bundle as it was.
+pub(crate) fn refused(steps: &str, code: i32, needles: &[&str]) -> String {
+    let bundle = example_bundle("docker-test-site");
+    refused_in(bundle.path(), steps, code, needles)
+}
+
+pub(crate) fn refused_in(bundle: &Path, steps: &str, code: i32, needles: &[&str]) -> String {
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(scratch.path(), steps);
+    let before = snapshot(bundle);
+    let started = std::time::Instant::now();
+    let ran = run(
+        bundle,
+        &["--in-place", "--pipeline", pipeline.to_str().unwrap()],
+    );
+    // Reported, never asserted: docs/security.md records these figures.
+    eprintln!(
+        "stopped after {:.0} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    assert_eq!(ran.code, code, "stderr:\n{}", ran.stderr);
+    for needle in needles {
+        assert!(
+            ran.stderr.contains(needle),
+            "expected {needle:?} in:\n{}",
+            ran.stderr
+        );
+    }
+    assert_eq!(
+        ran.stderr.matches("mooring: error:").count(),
+        1,
+        "one message:\n{}",
+        ran.stderr
+    );
+    assert_untouched(&before, &snapshot(bundle));
+    ran.stderr
+}
+
+pub(crate) fn hostile(mode: &str) -> String {
+    format!(
+        "- name: hostile-{mode}\n  guest: {}\n  config: {{mode: {mode}}}\n  limits: {{timeout: 1s, memory: 64Mi}}\n",
+        fixture_guest("hostile").display()
+    )
+}
+
+/// Fails naming every file that differs between two snapshots.
+pub(crate) fn assert_untouched(
+    before: &BTreeMap<PathBuf, Vec<u8>>,
+    after: &BTreeMap<PathBuf, Vec<u8>>,
+) {
+    let changed: Vec<_> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|path| before.get(*path) != after.get(*path))
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "the bundle must be untouched; changed: {changed:?}"
+    );
+}

@@ -93,6 +93,17 @@ impl Guest for Hostile {
                     std::net::TcpStream::connect("127.0.0.1:9").map_err(|e| e.kind())
                 )));
             }
+            // A gigabyte of documents, one mebibyte at a time.
+            "huge-output" => {
+                let filler = "x".repeat(1 << 20);
+                for i in 0..1024 {
+                    documents.push(Document {
+                        id: None,
+                        path: format!("huge/{i}.yaml"),
+                        content: format!(r#"{{"kind":"Filler","data":"{filler}"}}"#),
+                    });
+                }
+            }
             // Asks for credentials and repeats them everywhere it can: its
             // log, a result, its stdout, and finally a panic message.
             "leak-credentials" => {
