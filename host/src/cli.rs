@@ -168,8 +168,10 @@ struct NewGuestArgs {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// The bundle directory
-    bundle: PathBuf,
+    /// The bundle directory; several run side by side, one per core, and
+    /// then need --in-place or --output (each bundle goes to DIR/<its name>)
+    #[arg(required = true, value_name = "BUNDLE")]
+    bundles: Vec<PathBuf>,
     /// The pipeline file [default: the one mooring.dev/v1alpha1 Pipeline document in the bundle]
     #[arg(short, long, value_name = "FILE")]
     pipeline: Option<PathBuf>,
@@ -255,34 +257,145 @@ fn default_cache_dir() -> Option<PathBuf> {
 }
 
 fn run(cache: &CacheArgs, args: &RunArgs) -> Result<(), Failure> {
+    let runtime = runtime(cache)?;
+    let [bundle] = args.bundles.as_slice() else {
+        return run_fleet(&runtime, cache, args);
+    };
+    let mut err = io::stderr();
+    run_bundle(
+        &runtime,
+        cache,
+        args,
+        bundle,
+        args.output.as_deref(),
+        &mut err,
+    )
+}
+
+/// Several bundles: each is run and written on its own, side by side; what
+/// each prints is kept together.
+fn run_fleet(runtime: &Runtime, cache: &CacheArgs, args: &RunArgs) -> Result<(), Failure> {
+    if args.output.is_none() && !args.in_place {
+        return Err(input(anyhow!(
+            "several bundles need --in-place, or --output DIR to write each to DIR/<bundle name>"
+        )));
+    }
+    let outputs: Vec<Option<PathBuf>> = args
+        .bundles
+        .iter()
+        .map(|b| {
+            let name = b.canonicalize().ok()?.file_name()?.to_owned();
+            args.output.as_ref().map(|dir| dir.join(name))
+        })
+        .collect();
+    if args.output.is_some() {
+        let mut seen = std::collections::HashSet::new();
+        for (bundle, out) in args.bundles.iter().zip(&outputs) {
+            let out = out.as_ref().ok_or_else(|| {
+                input(anyhow!(
+                    "bundle {} has no directory name to write it under",
+                    bundle.display()
+                ))
+            })?;
+            if !seen.insert(out) {
+                return Err(input(anyhow!(
+                    "two bundles would both be written to {}; give them distinct names",
+                    out.display()
+                )));
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let total = args.bundles.len();
+    let show_progress = io::stderr().is_terminal();
+    let work: Vec<(&PathBuf, &Option<PathBuf>)> = args.bundles.iter().zip(&outputs).collect();
+    let results = crate::fleet::map(
+        &work,
+        crate::fleet::threads(),
+        |(bundle, out)| {
+            let mut log = Vec::new();
+            let result = run_bundle(runtime, cache, args, bundle, out.as_deref(), &mut log);
+            (result, log)
+        },
+        |done| {
+            if show_progress && started.elapsed().as_secs_f64() > 1.0 {
+                eprint!("\rmooring: {done}/{total} bundles");
+            }
+        },
+    );
+    if show_progress && started.elapsed().as_secs_f64() > 1.0 {
+        eprintln!();
+    }
+    let mut err = io::stderr().lock();
+    let (mut code, mut failures) = (0, 0);
+    for ((bundle, _), (result, log)) in work.iter().zip(results) {
+        let _ = err.write_all(&log);
+        if let Err(failure) = result {
+            let _ = writeln!(
+                err,
+                "mooring: error: {}: {:#}",
+                bundle.display(),
+                failure.error
+            );
+            code = code.max(failure.code);
+            failures += 1;
+        }
+    }
+    let _ = writeln!(
+        err,
+        "mooring: {total} bundles in {:.2} s on {} threads",
+        started.elapsed().as_secs_f64(),
+        crate::fleet::threads()
+    );
+    if failures == 0 {
+        Ok(())
+    } else {
+        Err(Failure {
+            code,
+            error: anyhow!(
+                "{failures} of {total} bundles failed, each named above; nothing was written for them"
+            ),
+        })
+    }
+}
+
+/// Runs the pipeline over one bundle and writes the result; everything it
+/// says goes to `err`.
+fn run_bundle(
+    runtime: &Runtime,
+    cache: &CacheArgs,
+    args: &RunArgs,
+    bundle_dir: &Path,
+    output: Option<&Path>,
+    err: &mut dyn Write,
+) -> Result<(), Failure> {
     // Held from reading to writing, so a concurrent in-place run can
     // neither interleave with this one nor lose its changes.
     let _lock = if args.in_place {
         let waiting = || {
             eprintln!(
                 "mooring: waiting for another `mooring run --in-place` on {} to finish",
-                args.bundle.display()
+                bundle_dir.display()
             );
         };
-        Some(Bundle::lock(&args.bundle, waiting).map_err(input)?)
+        Some(Bundle::lock(bundle_dir, waiting).map_err(input)?)
     } else {
         None
     };
-    let bundle = Bundle::load(&args.bundle).map_err(input)?;
+    let bundle = Bundle::load(bundle_dir).map_err(input)?;
     let pipeline = match &args.pipeline {
         Some(path) => Pipeline::from_file(path).map_err(input)?,
         None => pipeline_in_bundle(&bundle).map_err(input)?,
     };
-    let runtime = runtime(cache)?;
     let credentials = credentials_for(cache, &pipeline)?;
     let outcome = execute::run(
-        &runtime,
+        runtime,
         &pipeline,
         bundle.documents().to_vec(),
         credentials.as_ref(),
     )?;
     if !args.quiet {
-        print_summary(&outcome);
+        print_summary(&outcome, err);
     }
     let errors = outcome
         .results
@@ -297,19 +410,21 @@ fn run(cache: &CacheArgs, args: &RunArgs) -> Result<(), Failure> {
 
     let changes = bundle.render(&outcome.documents);
     let private = bundle::private_files(&outcome.documents);
-    if let Some(dir) = &args.output {
+    if let Some(dir) = output {
         bundle.write_to(dir, &changes, &private).map_err(failed)?;
-        eprintln!(
+        let _ = writeln!(
+            err,
             "mooring: wrote the bundle to {} ({} file(s) changed)",
             dir.display(),
             changes.len()
         );
     } else if args.in_place {
         bundle.write_in_place(&changes, &private).map_err(failed)?;
-        eprintln!(
+        let _ = writeln!(
+            err,
             "mooring: {} file(s) changed in {}",
             changes.len(),
-            args.bundle.display()
+            bundle_dir.display()
         );
     } else {
         write_stdout(&bundle.stream(&outcome.documents))?;
@@ -408,7 +523,7 @@ fn krm_function(cache: &CacheArgs) -> Result<(), Failure> {
         Ok(outcome) => outcome,
         Err(e) => return fail_with(e.to_string()),
     };
-    print_summary(&outcome);
+    print_summary(&outcome, &mut io::stderr());
     write_stdout(&list.write(&outcome.documents, &outcome.results))?;
     let errors = outcome
         .results
@@ -435,9 +550,8 @@ fn write_stdout_bytes(bytes: &[u8]) -> Result<(), Failure> {
     }
 }
 
-/// One line per step, then its log lines and results, on stderr.
-fn print_summary(outcome: &Outcome) {
-    let mut err = io::stderr().lock();
+/// One line per step, then its log lines and results.
+fn print_summary(outcome: &Outcome, err: &mut dyn Write) {
     for step in &outcome.steps {
         let _ = writeln!(
             err,

@@ -22,6 +22,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod document;
 pub mod execute;
+pub mod fleet;
 pub mod guests;
 pub mod krm;
 pub mod kubeconfig;

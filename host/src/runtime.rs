@@ -6,8 +6,9 @@
 //! from the cache, check the WIT version, link into an `InstancePre`); cheap
 //! work once per step ([`Runtime::run`]: a `Store`, an instance, one call).
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
@@ -181,6 +182,10 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache: Option<CompileCache>,
+    /// Components compiled or loaded in this process, by sha256: however
+    /// many bundles or steps use a guest, it is compiled once. Held while
+    /// compiling, so concurrent runs wait for one compile instead of racing.
+    compiled: Mutex<HashMap<String, Component>>,
     ticker: EpochTicker,
 }
 
@@ -201,6 +206,7 @@ impl Runtime {
             engine,
             linker,
             cache,
+            compiled: Mutex::new(HashMap::new()),
             ticker,
         })
     }
@@ -253,11 +259,16 @@ impl Runtime {
             return Err(LoadError::CoreModule { guest: guest() });
         }
         let digest = sha256_hex(wasm);
+        let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(component) = compiled.get(&digest) {
+            return Ok(component.clone());
+        }
         if let Some(component) = self
             .cache
             .as_ref()
             .and_then(|c| c.load(&self.engine, &digest))
         {
+            compiled.insert(digest, component.clone());
             return Ok(component);
         }
         let component = Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile {
@@ -267,6 +278,7 @@ impl Runtime {
         if let Some(cache) = &self.cache {
             cache.store(&self.engine, &digest, &component);
         }
+        compiled.insert(digest, component.clone());
         Ok(component)
     }
 

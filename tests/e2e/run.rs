@@ -145,3 +145,58 @@ fn help_and_guests_describe_the_tool() {
     }
     assert!(guests.contains("timeout 10s, memory 256Mi"), "{guests}");
 }
+
+#[test]
+fn several_bundles_run_side_by_side_and_a_broken_one_is_named() {
+    let sites: Vec<tempfile::TempDir> =
+        (0..5).map(|_| example_bundle("docker-test-site")).collect();
+    let broken = example_bundle("metal3-site");
+    std::fs::write(broken.path().join("broken.yaml"), "a: [1,\n").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let ran: crate::util::Ran = crate::util::mooring()
+        .arg("run")
+        .args(sites.iter().map(|s| s.path()))
+        .arg(broken.path())
+        .arg("--output")
+        .arg(out.path())
+        .arg("-q")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    for site in &sites {
+        let written = out.path().join(site.path().file_name().unwrap());
+        assert!(
+            written.join("phases/plan.yaml").is_file(),
+            "{} missing",
+            written.display()
+        );
+    }
+    assert!(!out.path().join(broken.path().file_name().unwrap()).exists());
+    assert!(
+        ran.stderr.contains(&format!(
+            "mooring: error: {}: broken.yaml:",
+            broken.path().display()
+        )),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        ran.stderr.contains("1 of 6 bundles failed"),
+        "{}",
+        ran.stderr
+    );
+
+    let without: crate::util::Ran = crate::util::mooring()
+        .arg("run")
+        .args(sites.iter().map(|s| s.path()))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(without.code, 2);
+    assert!(
+        without.stderr.contains("several bundles need --in-place"),
+        "{}",
+        without.stderr
+    );
+}
