@@ -184,6 +184,9 @@ struct RunArgs {
     /// Print no per-step summary on stderr
     #[arg(short, long)]
     quiet: bool,
+    /// Run at most N bundles at once [default: one per core]
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
 }
 
 /// An error and the exit code it maps to.
@@ -309,9 +312,10 @@ fn run_fleet(runtime: &Runtime, cache: &CacheArgs, args: &RunArgs) -> Result<(),
     let total = args.bundles.len();
     let show_progress = io::stderr().is_terminal();
     let work: Vec<(&PathBuf, &Option<PathBuf>)> = args.bundles.iter().zip(&outputs).collect();
+    let threads = args.jobs.map_or_else(crate::fleet::threads, usize::from);
     let results = crate::fleet::map(
         &work,
-        crate::fleet::threads(),
+        threads,
         |(bundle, out)| {
             let mut log = Vec::new();
             let result = run_bundle(runtime, cache, args, bundle, out.as_deref(), &mut log);
@@ -343,9 +347,8 @@ fn run_fleet(runtime: &Runtime, cache: &CacheArgs, args: &RunArgs) -> Result<(),
     }
     let _ = writeln!(
         err,
-        "mooring: {total} bundles in {:.2} s on {} threads",
+        "mooring: {total} bundles in {:.2} s on {threads} threads",
         started.elapsed().as_secs_f64(),
-        crate::fleet::threads()
     );
     if failures == 0 {
         Ok(())

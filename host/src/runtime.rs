@@ -7,8 +7,7 @@
 //! work once per step ([`Runtime::run`]: a `Store`, an instance, one call).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -408,24 +407,24 @@ fn compatible(found: &str, ours: &str) -> bool {
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] while the runtime lives.
 struct EpochTicker {
-    stop: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
     thread: Option<thread::JoinHandle<()>>,
 }
 
 impl EpochTicker {
     fn start(engine: Engine) -> std::io::Result<Self> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
+        let (stop, stopped) = mpsc::channel::<()>();
         let thread = thread::Builder::new()
             .name("mooring-epoch".to_owned())
             .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    thread::sleep(EPOCH_TICK);
+                // Ticks until the runtime drops the sender, which wakes this
+                // at once: exiting never waits out a tick.
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
                     engine.increment_epoch();
                 }
             })?;
         Ok(EpochTicker {
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
         })
     }
@@ -438,7 +437,7 @@ impl EpochTicker {
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
