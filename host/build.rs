@@ -77,10 +77,11 @@ fn main() {
         "cargo:rerun-if-changed={}",
         workspace.join("tests/guests").display()
     );
-    println!(
-        "cargo:rerun-if-changed={}",
-        workspace.join("Cargo.lock").display()
-    );
+    // The lock file pins the guests' dependencies; the workspace manifest
+    // holds the `guest` profile they are built with.
+    for file in ["Cargo.lock", "Cargo.toml"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(file).display());
+    }
 }
 
 struct Guest {

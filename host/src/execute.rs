@@ -231,6 +231,7 @@ pub fn run(
                 step,
                 &mut outcome,
                 &selected,
+                &input,
                 ran.output,
                 &mut next_id,
                 &mut report,
@@ -285,6 +286,7 @@ fn apply(
     step: &Step,
     outcome: &mut Outcome,
     selected: &[usize],
+    input: &[WitDocument],
     output: WitOutput,
     next_id: &mut DocId,
     report: &mut StepReport,
@@ -293,15 +295,23 @@ fn apply(
         .iter()
         .map(|&i| (outcome.documents[i].id, i))
         .collect();
+    // What each document was sent as: a document returned as the very same
+    // text is unchanged, and costs neither a parse nor a comparison.
+    let sent: HashMap<DocId, &str> = selected
+        .iter()
+        .zip(input)
+        .map(|(&i, wit)| (outcome.documents[i].id, wit.content.as_str()))
+        .collect();
     let mut returned: HashSet<DocId> = HashSet::new();
     let mut added = Vec::new();
     let mut replacements: HashMap<usize, Document> = HashMap::new();
+    let mut kept: HashSet<usize> = HashSet::new();
 
     for (position, doc) in output.documents.into_iter().enumerate() {
-        let content = match serde_json::from_str::<Value>(&doc.content) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => return Err(format!("document #{position} is not a JSON object")),
-            Err(e) => return Err(format!("document #{position} is not valid JSON: {e}")),
+        let parse = |text: &str| match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(format!("document #{position} is not a JSON object")),
+            Err(e) => Err(format!("document #{position} is not valid JSON: {e}")),
         };
         match doc.id {
             Some(id) => {
@@ -320,21 +330,29 @@ fn apply(
                     ));
                 }
                 let before = &outcome.documents[index];
+                if doc.path == before.path && sent.get(&id) == Some(&doc.content.as_str()) {
+                    kept.insert(index);
+                    continue;
+                }
                 if doc.path != before.path {
                     check_document_path(&doc.path)
                         .map_err(|e| format!("document #{position} ({before}): {e}"))?;
                 }
+                let content = parse(&doc.content)?;
                 let modified = doc.path != before.path || content != before.content;
-                if modified {
-                    report.changed += 1;
+                if !modified {
+                    kept.insert(index);
+                    continue;
                 }
+                report.changed += 1;
                 replacements.insert(
                     index,
                     Document {
+                        id: before.id,
                         path: doc.path,
                         content,
-                        modified: before.modified || modified,
-                        ..before.clone()
+                        origin: before.origin.clone(),
+                        modified: true,
                     },
                 );
             }
@@ -344,7 +362,7 @@ fn apply(
                 added.push(Document {
                     id: *next_id,
                     path: doc.path,
-                    content,
+                    content: parse(&doc.content)?,
                     origin: None,
                     modified: true,
                 });
@@ -385,7 +403,7 @@ fn apply(
         .enumerate()
         .filter_map(|(i, doc)| match replacements.remove(&i) {
             Some(replacement) => Some(replacement),
-            None if selected.contains(&i) => None,
+            None if selected.contains(&i) && !kept.contains(&i) => None,
             None => Some(doc),
         })
         .chain(added)
