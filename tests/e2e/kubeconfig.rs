@@ -57,6 +57,25 @@ impl Site {
     }
 }
 
+/// A server holding the target cluster's Cluster API Secret, and the site
+/// whose ephemeral cluster it is.
+fn serving(auth: Auth) -> (ApiServer, Site) {
+    let server = ApiServer::start();
+    let site = Site::new(&server, auth);
+    let kubeconfig = server.capi_kubeconfig("target-cluster", auth);
+    server.put_secret(SECRET_NS, SECRET, &kubeconfig);
+    (server, site)
+}
+
+/// Fails unless the run's stderr says `needle`.
+fn says(ran: &Ran, needle: &str) {
+    assert!(
+        ran.stderr.contains(needle),
+        "expected {needle:?} in:\n{}",
+        ran.stderr
+    );
+}
+
 fn stored(site: &Site, cluster: &str) -> (String, u32) {
     let path = site.store().join(format!("{cluster}.yaml"));
     let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -76,12 +95,11 @@ fn capture_waits_for_the_secret_and_persists_it_renamed_and_private() {
     let ran = site.kubeconfig(&["capture", "target-cluster", "--interval", "100ms"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(server.gets(SECRET_NS, SECRET), 4);
-    assert!(
-        ran.stderr.contains("target-cluster: waiting for Secret target-infra/target-cluster-kubeconfig: not there yet (poll 1,"),
-        "{}",
-        ran.stderr
+    says(
+        &ran,
+        "target-cluster: waiting for Secret target-infra/target-cluster-kubeconfig: not there yet (poll 1,",
     );
-    assert!(ran.stderr.contains("(poll 3,"), "{}", ran.stderr);
+    says(&ran, "(poll 3,");
     assert!(
         ran.stderr
             .contains("captured from clusterAPI Secret target-infra/target-cluster-kubeconfig"),
@@ -119,7 +137,7 @@ fn a_secret_that_never_appears_times_out_naming_cluster_server_and_secret() {
         "Secret target-infra/target-cluster-kubeconfig did not appear on cluster `ephemeral-cluster` ({}) within 1s",
         server.url
     );
-    assert!(ran.stderr.contains(&expected), "{}", ran.stderr);
+    says(&ran, &expected);
     assert!(!site.store().join("target-cluster.yaml").exists());
 }
 
@@ -138,7 +156,7 @@ fn wrong_credentials_fail_at_once_with_401_and_the_server_named() {
         "the API server {} of cluster `ephemeral-cluster` rejected its credentials (401 Unauthorized)",
         server.url
     );
-    assert!(ran.stderr.contains(&expected), "{}", ran.stderr);
+    says(&ran, &expected);
     assert_eq!(server.gets(SECRET_NS, SECRET), 0);
     assert!(!ran.stderr.contains("not-the-token"), "{}", ran.stderr);
 }
@@ -150,12 +168,9 @@ fn a_forbidden_namespace_fails_with_403() {
     server.forbid(SECRET_NS);
     let ran = site.kubeconfig(&["capture", "target-cluster"]);
     assert_eq!(ran.code, 1, "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains(
-            "forbids reading Secret target-infra/target-cluster-kubeconfig (403 Forbidden"
-        ),
-        "{}",
-        ran.stderr
+    says(
+        &ran,
+        "forbids reading Secret target-infra/target-cluster-kubeconfig (403 Forbidden",
     );
 }
 
@@ -171,38 +186,26 @@ fn a_server_the_kubeconfig_does_not_trust_is_a_tls_error() {
     fs::write(site.home.path().join(".airship/kubeconfig"), config).unwrap();
     let ran = site.kubeconfig(&["capture", "target-cluster"]);
     assert_eq!(ran.code, 1, "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains(&format!(
+    says(
+        &ran,
+        &format!(
             "TLS with the API server {} of cluster `ephemeral-cluster` failed",
             server.url
-        )),
-        "{}",
-        ran.stderr
+        ),
     );
 }
 
 #[test]
 fn client_certificates_authenticate_too() {
-    let server = ApiServer::start();
-    let site = Site::new(&server, Auth::ClientCert);
-    server.put_secret(
-        SECRET_NS,
-        SECRET,
-        &server.capi_kubeconfig("target-cluster", Auth::ClientCert),
-    );
+    // Kept alive, unused: the site talks to it.
+    let (_server, site) = serving(Auth::ClientCert);
     let ran = site.kubeconfig(&["capture", "target-cluster"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
 }
 
 #[test]
 fn when_the_ephemeral_cluster_is_gone_the_persisted_copy_is_used_and_said() {
-    let mut server = ApiServer::start();
-    let site = Site::new(&server, Auth::Token);
-    server.put_secret(
-        SECRET_NS,
-        SECRET,
-        &server.capi_kubeconfig("target-cluster", Auth::Token),
-    );
+    let (mut server, site) = serving(Auth::Token);
     let captured = site.kubeconfig(&["capture", "--children-of", "ephemeral-cluster"]);
     assert_eq!(captured.code, 0, "{}", captured.stderr);
     let before = site.kubeconfig(&["get", "target-cluster", "--interval", "100ms"]);
@@ -240,7 +243,7 @@ fn when_the_ephemeral_cluster_is_gone_the_persisted_copy_is_used_and_said() {
         "{}",
         after.stderr
     );
-    assert!(after.stderr.contains("is unreachable"), "{}", after.stderr);
+    says(&after, "is unreachable");
     assert_eq!(
         after.stdout, before.stdout,
         "the same kubeconfig, either way"
@@ -267,23 +270,13 @@ fn without_any_source_every_attempt_is_listed() {
         "- clusterAPI Secret target-infra/target-cluster-kubeconfig:",
         "nothing persisted; run `mooring kubeconfig capture`",
     ] {
-        assert!(
-            ran.stderr.contains(needle),
-            "missing {needle:?} in\n{}",
-            ran.stderr
-        );
+        says(&ran, needle);
     }
 }
 
 #[test]
 fn two_concurrent_captures_leave_one_valid_entry_in_each_store() {
-    let server = ApiServer::start();
-    let site = Site::new(&server, Auth::Token);
-    server.put_secret(
-        SECRET_NS,
-        SECRET,
-        &server.capi_kubeconfig("target-cluster", Auth::Token),
-    );
+    let (server, site) = serving(Auth::Token);
     let spawn = || {
         site.command(&[
             "capture",
@@ -300,11 +293,9 @@ fn two_concurrent_captures_leave_one_valid_entry_in_each_store() {
     for child in [a, b] {
         let ran: Ran = child.wait_with_output().unwrap().into();
         assert_eq!(ran.code, 0, "{}", ran.stderr);
-        assert!(
-            ran.stderr
-                .contains("also stored in namespace mooring of cluster `ephemeral-cluster`"),
-            "{}",
-            ran.stderr
+        says(
+            &ran,
+            "also stored in namespace mooring of cluster `ephemeral-cluster`",
         );
     }
     let (text, mode) = stored(&site, "target-cluster");
@@ -376,13 +367,7 @@ fn kubectl_reads_the_merged_kubeconfig() {
     let Some(kubectl) = tool("kubectl") else {
         return;
     };
-    let server = ApiServer::start();
-    let site = Site::new(&server, Auth::Token);
-    server.put_secret(
-        SECRET_NS,
-        SECRET,
-        &server.capi_kubeconfig("target-cluster", Auth::Token),
-    );
+    let (server, site) = serving(Auth::Token);
     assert_eq!(site.kubeconfig(&["capture", "target-cluster"]).code, 0);
     let ran = site.kubeconfig(&["get", "--interval", "100ms"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
@@ -556,13 +541,7 @@ fn a_cloud_site_ends_with_the_kubeconfig_document_a_bare_metal_site_has() {
 
 #[test]
 fn a_step_without_a_grant_is_denied_and_named_and_no_credential_is_ever_shown() {
-    let server = ApiServer::start();
-    let site = Site::new(&server, Auth::Token);
-    server.put_secret(
-        SECRET_NS,
-        SECRET,
-        &server.capi_kubeconfig("target-cluster", Auth::Token),
-    );
+    let (server, site) = serving(Auth::Token);
     assert_eq!(site.kubeconfig(&["capture", "target-cluster"]).code, 0);
     let leak = |grant: &str, panic: bool| -> Ran {
         let pipeline = crate::util::write_pipeline(
@@ -584,16 +563,11 @@ fn a_step_without_a_grant_is_denied_and_named_and_no_credential_is_ever_shown() 
     };
     let denied = leak("", false);
     assert_eq!(denied.code, 0, "{}", denied.stderr);
-    assert!(
-        denied.stderr.contains("warning: asked for the credentials of cluster `target-cluster` without a grant, and was denied"),
-        "{}",
-        denied.stderr
+    says(
+        &denied,
+        "warning: asked for the credentials of cluster `target-cluster` without a grant, and was denied",
     );
-    assert!(
-        denied.stderr.contains("denied: this step has no grant"),
-        "{}",
-        denied.stderr
-    );
+    says(&denied, "denied: this step has no grant");
 
     // Granted, it echoes the kubeconfig to its log, a result, stdout and a
     // panic: the token shows nowhere.
@@ -611,7 +585,7 @@ fn a_step_without_a_grant_is_denied_and_named_and_no_credential_is_ever_shown() 
                 "the token leaked:\n{printed}"
             );
         }
-        assert!(granted.stderr.contains("<redacted>"), "{}", granted.stderr);
+        says(&granted, "<redacted>");
     }
 }
 
