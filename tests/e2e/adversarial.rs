@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::util::{
-    Ran, binary, example_bundle, fixture_guest, hostile, mooring, refused, refused_in, run,
+    Ran, binary, example_bundle, fixture_guest, hostile, mooring, refused, refused_in, run, says,
     snapshot, write_pipeline,
 };
 
@@ -274,13 +274,7 @@ fn two_in_place_runs_on_one_bundle_take_turns() {
     let second: Ran = second.wait_with_output().unwrap().into();
     assert_eq!(first.code, 1, "the first times out: {}", first.stderr);
     assert_eq!(second.code, 0, "{}", second.stderr);
-    assert!(
-        second
-            .stderr
-            .contains("waiting for another `mooring run --in-place`"),
-        "{}",
-        second.stderr
-    );
+    says(&second, "waiting for another `mooring run --in-place`");
     let map = fs::read_to_string(bundle.path().join("phases/cluster-map.yaml")).unwrap();
     assert!(
         map.contains("second: two") && !map.contains("first: one"),
@@ -384,13 +378,12 @@ fn a_read_only_output_fails_cleanly() {
     let out = parent.join("mooring-out");
     let ran = run(bundle.path(), &["-q", "--output", out.to_str().unwrap()]);
     assert_eq!(ran.code, 1, "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains(&format!(
+    says(
+        &ran,
+        &format!(
             "failed to create a staging directory in {}",
             parent.display()
-        )),
-        "{}",
-        ran.stderr
+        ),
     );
     assert!(!out.exists());
     crate::util::assert_untouched(&before, &snapshot(bundle.path()));

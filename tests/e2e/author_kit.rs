@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::util::{Ran, binary, example_bundle, mooring, repo, run, write_pipeline};
+use crate::util::{Ran, binary, example_bundle, mooring, repo, run, says, write_pipeline};
 
 /// Persistent across runs of the suite, so only the first run compiles the
 /// new crate's dependencies.
@@ -79,11 +79,7 @@ fn a_new_guest_goes_from_template_to_passing_test_to_a_real_run() {
     );
     let ran = run(bundle.path(), &["--pipeline", pipeline.to_str().unwrap()]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains("check-plans.wasm") || ran.stderr.contains("check_plans.wasm"),
-        "{}",
-        ran.stderr
-    );
+    says(&ran, "check_plans.wasm");
 }
 
 #[test]
@@ -100,12 +96,9 @@ fn inspect_names_the_versions_of_a_mismatched_guest() {
         "{}",
         ran.stdout
     );
-    assert!(
-        ran.stderr.contains(
-            "built against mooring:step@0.2.0, but this mooring speaks mooring:step@0.1.0"
-        ),
-        "{}",
-        ran.stderr
+    says(
+        &ran,
+        "built against mooring:step@0.2.0, but this mooring speaks mooring:step@0.1.0",
     );
 }
 
@@ -120,11 +113,7 @@ fn new_guest_refuses_a_bad_name_and_an_occupied_directory() {
         .unwrap()
         .into();
     assert_eq!(ran.code, 2);
-    assert!(
-        ran.stderr.contains("already exists and is not empty"),
-        "{}",
-        ran.stderr
-    );
+    says(&ran, "already exists and is not empty");
     assert_eq!(
         fs::read_to_string(scratch.path().join("keep.txt")).unwrap(),
         "mine"
@@ -135,9 +124,5 @@ fn new_guest_refuses_a_bad_name_and_an_occupied_directory() {
         .unwrap()
         .into();
     assert_eq!(ran.code, 2);
-    assert!(
-        ran.stderr.contains("not a usable guest name"),
-        "{}",
-        ran.stderr
-    );
+    says(&ran, "not a usable guest name");
 }

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::util::{Ran, binary, cache_dir, fixture_guest, mooring, run_with_stdin, tool};
+use crate::util::{Ran, binary, cache_dir, fixture_guest, mooring, run_with_stdin, says, tool};
 
 const KPT_INPUT: &str = include_str!("fixtures/kpt-input.yaml");
 const KUSTOMIZE_INPUT: &str = include_str!("fixtures/kustomize-input.yaml");
@@ -70,11 +70,7 @@ fn a_guest_cannot_change_internal_annotations() {
 fn an_unknown_function_config_fails_but_still_answers_with_every_item() {
     let ran = mooring_fn(KUSTOMIZE_INPUT);
     assert_eq!(ran.code, 1);
-    assert!(
-        ran.stderr.contains("functionConfig is a \"MyTransformer\""),
-        "{}",
-        ran.stderr
-    );
+    says(&ran, "functionConfig is a \"MyTransformer\"");
     assert!(ran.stdout.contains("kind: ResourceList"));
     assert!(ran.stdout.contains("severity: error"), "{}", ran.stdout);
     for name in ["name: web", "name: cfg"] {
@@ -88,7 +84,7 @@ fn input_that_is_not_a_resource_list_never_gets_an_empty_answer() {
         let ran = mooring_fn(input);
         assert_eq!(ran.code, 1, "{}", ran.stderr);
         assert_eq!(ran.stdout, input);
-        assert!(ran.stderr.contains("mooring: error:"), "{}", ran.stderr);
+        says(&ran, "mooring: error:");
     }
 }
 
@@ -103,7 +99,7 @@ fn a_failing_step_is_an_error_result_with_the_items_unchanged() {
     assert!(ran.stdout.contains("severity: error"), "{}", ran.stdout);
     assert!(ran.stdout.contains("boom from guest"), "{}", ran.stdout);
     assert!(ran.stdout.contains("name: web"), "{}", ran.stdout);
-    assert!(ran.stderr.contains("panicked"), "{}", ran.stderr);
+    says(&ran, "panicked");
 }
 
 /// A small kpt package: two files, three resources.
@@ -287,5 +283,5 @@ fn kubectl_kustomize_fails_when_a_step_reports_an_error() {
         return;
     };
     assert_ne!(ran.code, 0, "{}", ran.stdout);
-    assert!(ran.stderr.contains("policy violated"), "{}", ran.stderr);
+    says(&ran, "policy violated");
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::apiserver::{ApiServer, Auth};
-use crate::util::{Ran, example_bundle, mooring, tool};
+use crate::util::{Ran, example_bundle, mooring, says, tool};
 
 const SECRET_NS: &str = "target-infra";
 const SECRET: &str = "target-cluster-kubeconfig";
@@ -67,15 +67,6 @@ fn serving(auth: Auth) -> (ApiServer, Site) {
     (server, site)
 }
 
-/// Fails unless the run's stderr says `needle`.
-fn says(ran: &Ran, needle: &str) {
-    assert!(
-        ran.stderr.contains(needle),
-        "expected {needle:?} in:\n{}",
-        ran.stderr
-    );
-}
-
 fn stored(site: &Site, cluster: &str) -> (String, u32) {
     let path = site.store().join(format!("{cluster}.yaml"));
     let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
@@ -100,11 +91,9 @@ fn capture_waits_for_the_secret_and_persists_it_renamed_and_private() {
         "target-cluster: waiting for Secret target-infra/target-cluster-kubeconfig: not there yet (poll 1,",
     );
     says(&ran, "(poll 3,");
-    assert!(
-        ran.stderr
-            .contains("captured from clusterAPI Secret target-infra/target-cluster-kubeconfig"),
-        "{}",
-        ran.stderr
+    says(
+        &ran,
+        "captured from clusterAPI Secret target-infra/target-cluster-kubeconfig",
     );
     assert!(
         !ran.stderr.contains(&server.token),
@@ -210,38 +199,20 @@ fn when_the_ephemeral_cluster_is_gone_the_persisted_copy_is_used_and_said() {
     assert_eq!(captured.code, 0, "{}", captured.stderr);
     let before = site.kubeconfig(&["get", "target-cluster", "--interval", "100ms"]);
     assert_eq!(before.code, 0, "{}", before.stderr);
-    assert!(
-        before
-            .stderr
-            .contains("target-cluster: from clusterAPI Secret"),
-        "{}",
-        before.stderr
-    );
+    says(&before, "target-cluster: from clusterAPI Secret");
 
     server.stop();
     let after = site.kubeconfig(&["get", "target-cluster", "--interval", "100ms"]);
     assert_eq!(after.code, 0, "{}", after.stderr);
-    assert!(
-        after
-            .stderr
-            .contains("target-cluster: from the persisted copy in"),
-        "{}",
-        after.stderr
-    );
+    says(&after, "target-cluster: from the persisted copy in");
     // ... and why every listed source failed.
-    assert!(
-        after
-            .stderr
-            .contains("bundle KubeConfig: the bundle has no KubeConfig document"),
-        "{}",
-        after.stderr
+    says(
+        &after,
+        "bundle KubeConfig: the bundle has no KubeConfig document",
     );
-    assert!(
-        after
-            .stderr
-            .contains("clusterAPI Secret target-infra/target-cluster-kubeconfig: the API server"),
-        "{}",
-        after.stderr
+    says(
+        &after,
+        "clusterAPI Secret target-infra/target-cluster-kubeconfig: the API server",
     );
     says(&after, "is unreachable");
     assert_eq!(
@@ -348,17 +319,10 @@ fn an_invalid_cluster_map_is_refused_with_document_and_field() {
     fs::write(&path, text).unwrap();
     let ran = site.kubeconfig(&["get"]);
     assert_eq!(ran.code, 2, "{}", ran.stderr);
-    assert!(
-        ran.stderr
-            .contains("ClusterMap/main-map (phases/cluster-map.yaml:"),
-        "{}",
-        ran.stderr
-    );
-    assert!(
-        ran.stderr
-            .contains("field map.target-cluster.parent: parent `nowhere` is not a cluster"),
-        "{}",
-        ran.stderr
+    says(&ran, "ClusterMap/main-map (phases/cluster-map.yaml:");
+    says(
+        &ran,
+        "field map.target-cluster.parent: parent `nowhere` is not a cluster",
     );
 }
 
@@ -482,12 +446,9 @@ fn a_cloud_site_ends_with_the_kubeconfig_document_a_bare_metal_site_has() {
         "100ms",
     ]);
     assert_eq!(captured.code, 0, "{}", captured.stderr);
-    assert!(
-        captured
-            .stderr
-            .contains("ephemeral-cluster: captured from filesystem ~/.airship/kubeconfig"),
-        "{}",
-        captured.stderr
+    says(
+        &captured,
+        "ephemeral-cluster: captured from filesystem ~/.airship/kubeconfig",
     );
 
     // Write them into the bundle's KubeConfig document.
@@ -503,11 +464,9 @@ fn a_cloud_site_ends_with_the_kubeconfig_document_a_bare_metal_site_has() {
         .unwrap()
         .into();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(
-        ran.stderr
-            .contains("merged the kubeconfigs of target-cluster, ephemeral-cluster"),
-        "{}",
-        ran.stderr
+    says(
+        &ran,
+        "merged the kubeconfigs of target-cluster, ephemeral-cluster",
     );
     assert!(
         !ran.stderr.contains(&server.token),
@@ -523,13 +482,7 @@ fn a_cloud_site_ends_with_the_kubeconfig_document_a_bare_metal_site_has() {
     server.stop();
     let after = site.kubeconfig(&["get", "target-cluster"]);
     assert_eq!(after.code, 0, "{}", after.stderr);
-    assert!(
-        after
-            .stderr
-            .contains("target-cluster: from bundle KubeConfig"),
-        "{}",
-        after.stderr
-    );
+    says(&after, "target-cluster: from bundle KubeConfig");
 
     // The same shape as the static KubeConfig of the bare-metal site.
     let metal3 = crate::util::repo().join("bundles/metal3-site");
@@ -611,11 +564,9 @@ fn kubeconfig_rewrite_gives_the_bundle_document_the_cluster_map_names() {
 
     let ran = crate::util::run(bundle.path(), &["--in-place"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(
-        ran.stderr
-            .contains("context tc-admin@tc is now target-cluster, for cluster `target-cluster`"),
-        "{}",
-        ran.stderr
+    says(
+        &ran,
+        "context tc-admin@tc is now target-cluster, for cluster `target-cluster`",
     );
     let metal3 = crate::util::repo().join("bundles/metal3-site");
     assert_eq!(

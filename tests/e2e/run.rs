@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 
-use crate::util::{example_bundle, run, snapshot};
+use crate::util::{example_bundle, run, says, snapshot};
 
 const SITE: &str = "docker-test-site";
 
@@ -33,13 +33,13 @@ fn run_prints_the_result_as_a_stream_and_a_summary_per_step() {
     let before = snapshot(bundle.path());
     let ran = run(bundle.path(), &[]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
-    assert!(ran.stderr.contains("drop-other-providers (provider-filter): 99 seen, 2 changed, 0 added, 10 removed, 20 result(s)"), "{}", ran.stderr);
-    assert!(
-        ran.stderr.contains(
-            "mark-cluster-map (set-metadata): 1 seen, 1 changed, 0 added, 0 removed, 1 result(s)"
-        ),
-        "{}",
-        ran.stderr
+    says(
+        &ran,
+        "drop-other-providers (provider-filter): 99 seen, 2 changed, 0 added, 10 removed, 20 result(s)",
+    );
+    says(
+        &ran,
+        "mark-cluster-map (set-metadata): 1 seen, 1 changed, 0 added, 0 removed, 1 result(s)",
     );
     assert!(
         ran.stdout.contains("airshipit.org/site: docker-test-site"),
@@ -95,11 +95,7 @@ fn in_place_rewrites_only_what_changed_and_keeps_other_bytes() {
     // Running again changes nothing.
     let again = run(bundle.path(), &["--in-place"]);
     assert_eq!(again.code, 0, "{}", again.stderr);
-    assert!(
-        again.stderr.contains("0 file(s) changed"),
-        "{}",
-        again.stderr
-    );
+    says(&again, "0 file(s) changed");
     assert_eq!(snapshot(bundle.path()), after);
 }
 
@@ -127,7 +123,7 @@ fn output_writes_a_complete_bundle_and_refuses_a_non_empty_directory() {
 
     let again = run(bundle.path(), &["--output", target.to_str().unwrap()]);
     assert_eq!(again.code, 1, "{}", again.stderr);
-    assert!(again.stderr.contains("is not empty"), "{}", again.stderr);
+    says(&again, "is not empty");
 }
 
 #[test]
@@ -173,19 +169,11 @@ fn several_bundles_run_side_by_side_and_a_broken_one_is_named() {
         );
     }
     assert!(!out.path().join(broken.path().file_name().unwrap()).exists());
-    assert!(
-        ran.stderr.contains(&format!(
-            "mooring: error: {}: broken.yaml:",
-            broken.path().display()
-        )),
-        "{}",
-        ran.stderr
+    says(
+        &ran,
+        &format!("mooring: error: {}: broken.yaml:", broken.path().display()),
     );
-    assert!(
-        ran.stderr.contains("1 of 6 bundles failed"),
-        "{}",
-        ran.stderr
-    );
+    says(&ran, "1 of 6 bundles failed");
 
     let without: crate::util::Ran = crate::util::mooring()
         .arg("run")
@@ -194,9 +182,5 @@ fn several_bundles_run_side_by_side_and_a_broken_one_is_named() {
         .unwrap()
         .into();
     assert_eq!(without.code, 2);
-    assert!(
-        without.stderr.contains("several bundles need --in-place"),
-        "{}",
-        without.stderr
-    );
+    says(&without, "several bundles need --in-place");
 }

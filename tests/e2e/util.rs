@@ -235,3 +235,12 @@ pub(crate) fn assert_untouched(
         "the bundle must be untouched; changed: {changed:?}"
     );
 }
+
+/// Fails unless the run's stderr says `needle`, showing what it said.
+pub(crate) fn says(ran: &Ran, needle: &str) {
+    assert!(
+        ran.stderr.contains(needle),
+        "expected {needle:?} in:\n{}",
+        ran.stderr
+    );
+}
