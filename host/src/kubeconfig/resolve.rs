@@ -417,37 +417,19 @@ impl<'a> Resolver<'a> {
         self.site.check(cluster)?;
         let entry = &self.site.map.map[cluster];
         let name = entry.context_name(cluster).to_owned();
-        let capi = entry.sources(cluster).into_iter().find_map(|s| match s {
-            KubeconfigSource::ClusterApi {
-                name,
-                namespace,
-                timeout,
-            } => Some((name, namespace, timeout)),
-            _ => None,
-        });
+        let capi = entry
+            .sources(cluster)
+            .into_iter()
+            .find(|s| matches!(s, KubeconfigSource::ClusterApi { .. }));
         let resolved = match capi {
-            Some((capi_name, namespace, timeout)) => {
-                let source = KubeconfigSource::ClusterApi {
-                    name: capi_name.clone(),
-                    namespace: namespace.clone(),
-                    timeout: timeout.clone(),
-                };
-                let secret = self
-                    .fetch_secret(cluster, &capi_name, &namespace, &timeout)
+            Some(source) => {
+                let kubeconfig = self
+                    .try_source(cluster, &name, &source)
                     .await
-                    .map_err(|cause| ResolveError::Capture {
+                    .map_err(|why| ResolveError::Capture {
                         cluster: cluster.to_owned(),
-                        cause: Box::new(cause),
+                        cause: Box::new(ResolveError::Source(why)),
                     })?;
-                let kubeconfig =
-                    secret
-                        .extract(None, &name)
-                        .map_err(|e| ResolveError::Capture {
-                            cluster: cluster.to_owned(),
-                            cause: Box::new(ResolveError::Source(format!(
-                                "the Secret's kubeconfig {e}"
-                            ))),
-                        })?;
                 Resolved {
                     cluster: cluster.to_owned(),
                     kubeconfig,
