@@ -475,10 +475,19 @@ fn pipeline_in_bundle(bundle: &Bundle) -> anyhow::Result<Pipeline> {
 }
 
 fn krm_function(cache: &CacheArgs) -> Result<(), Failure> {
+    // The same bound as a bundle file: a hostile stream cannot take memory.
+    let limit = crate::bundle::MAX_FILE_BYTES;
     let mut stdin = Vec::new();
     io::stdin()
+        .take(limit + 1)
         .read_to_end(&mut stdin)
         .map_err(|e| failed(anyhow!(e).context("failed to read the ResourceList from stdin")))?;
+    if stdin.len() as u64 > limit {
+        return Err(failed(anyhow!(
+            "the ResourceList on stdin is over {} MiB, the most mooring reads; split the package",
+            limit >> 20
+        )));
+    }
     let text = match String::from_utf8(stdin) {
         Ok(text) => text,
         Err(e) => {

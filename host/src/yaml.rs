@@ -15,7 +15,7 @@
 //! ([`crate::bundle::MAX_FILE_BYTES`]), checked before the file is read.
 
 use serde_json::{Map, Value};
-use serde_saphyr::RenderOptions;
+use serde_saphyr::{RenderOptions, SnippetMode};
 
 /// One piece of a YAML stream: a document or the text between documents.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +116,10 @@ pub fn from_chunk<T: serde::de::DeserializeOwned>(
         let mut options = RenderOptions::default();
         options.line_offset = chunk.first_line as u64 - 1;
         options.source_name = Some(path);
+        if may_hold_credentials(&chunk.text) {
+            // A snippet would print the very lines that hold a token or key.
+            options.snippets = SnippetMode::Off;
+        }
         let rendered = error.render_with_options(options);
         YamlError {
             path: path.to_owned(),
@@ -124,6 +128,21 @@ pub fn from_chunk<T: serde::de::DeserializeOwned>(
             message: with_hint(rendered.trim_end()),
         }
     })
+}
+
+/// True for text that looks like a kubeconfig or a Secret: its parse errors
+/// give the position only, never the text around it.
+fn may_hold_credentials(text: &str) -> bool {
+    [
+        "KubeConfig",
+        "Secret",
+        "kind: Config",
+        "token",
+        "client-key-data",
+        "password",
+    ]
+    .iter()
+    .any(|marker| text.contains(marker))
 }
 
 /// Serializes a document as block-style YAML, keys in their original order.

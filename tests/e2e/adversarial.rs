@@ -163,6 +163,16 @@ fn non_utf8_bytes_are_refused_with_their_position() {
 }
 
 #[test]
+fn a_broken_kubeconfig_is_refused_by_position_without_its_lines() {
+    let stderr = hostile_file(
+        "kubeconfig.yaml",
+        b"apiVersion: airshipit.org/v1alpha1\nkind: KubeConfig\nmetadata: {name: default}\nconfig:\n  users:\n  - name: admin\n    user: {token: planted-secret-4711\n",
+        &["kubeconfig.yaml:"],
+    );
+    assert!(!stderr.contains("planted-secret-4711"), "{stderr}");
+}
+
+#[test]
 fn a_document_that_is_not_a_mapping_is_refused() {
     hostile_file(
         "list.yaml",
@@ -387,4 +397,15 @@ fn a_read_only_output_fails_cleanly() {
     );
     assert!(!out.exists());
     crate::util::assert_untouched(&before, &snapshot(bundle.path()));
+}
+
+#[test]
+fn a_resource_list_over_the_size_limit_is_refused_unread() {
+    let huge = format!(
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n# {}\n",
+        "x".repeat(65 << 20)
+    );
+    let ran = crate::util::run_with_stdin(mooring().arg("fn"), &huge);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    says(&ran, "the ResourceList on stdin is over 64 MiB");
 }
