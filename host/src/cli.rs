@@ -31,13 +31,15 @@ Exit codes:
 #[command(name = "mooring", version, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(flatten)]
-    cache: CacheArgs,
+    global: GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Options every command takes: where compiled guests and captured
+/// kubeconfigs live.
 #[derive(Debug, Args)]
-struct CacheArgs {
+struct GlobalArgs {
     /// Where captured kubeconfigs are kept [default: $XDG_STATE_HOME/mooring/kubeconfigs, else ~/.local/state/mooring/kubeconfigs]
     #[arg(
         long,
@@ -223,15 +225,15 @@ impl From<execute::StepError> for Failure {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run(args) => run(&cli.cache, args),
-        Command::Fn => krm_function(&cli.cache),
+        Command::Run(args) => run(&cli.global, args),
+        Command::Fn => krm_function(&cli.global),
         Command::Guests => {
             print_guests();
             Ok(())
         }
         Command::NewGuest(args) => new_guest(args),
-        Command::Inspect { wasm } => inspect(&cli.cache, wasm),
-        Command::Kubeconfig(command) => kubeconfig_command(&cli.cache, command),
+        Command::Inspect { wasm } => inspect(&cli.global, wasm),
+        Command::Kubeconfig(command) => kubeconfig_command(&cli.global, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -242,11 +244,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn runtime(cache: &CacheArgs) -> Result<Runtime, Failure> {
-    let dir = if cache.no_cache {
+fn runtime(global: &GlobalArgs) -> Result<Runtime, Failure> {
+    let dir = if global.no_cache {
         None
     } else {
-        cache.cache_dir.clone().or_else(default_cache_dir)
+        global.cache_dir.clone().or_else(default_cache_dir)
     };
     Runtime::new(RuntimeOptions { cache: dir })
         .map_err(|e| failed(anyhow!("{e:#}").context("failed to start the WebAssembly runtime")))
@@ -259,15 +261,15 @@ fn default_cache_dir() -> Option<PathBuf> {
     Some(base.join("mooring"))
 }
 
-fn run(cache: &CacheArgs, args: &RunArgs) -> Result<(), Failure> {
-    let runtime = runtime(cache)?;
+fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failure> {
+    let runtime = runtime(global)?;
     let [bundle] = args.bundles.as_slice() else {
-        return run_fleet(&runtime, cache, args);
+        return run_fleet(&runtime, global, args);
     };
     let mut err = io::stderr();
     run_bundle(
         &runtime,
-        cache,
+        global,
         args,
         bundle,
         args.output.as_deref(),
@@ -277,7 +279,7 @@ fn run(cache: &CacheArgs, args: &RunArgs) -> Result<(), Failure> {
 
 /// Several bundles: each is run and written on its own, side by side; what
 /// each prints is kept together.
-fn run_fleet(runtime: &Runtime, cache: &CacheArgs, args: &RunArgs) -> Result<(), Failure> {
+fn run_fleet(runtime: &Runtime, global: &GlobalArgs, args: &RunArgs) -> Result<(), Failure> {
     if args.output.is_none() && !args.in_place {
         return Err(input(anyhow!(
             "several bundles need --in-place, or --output DIR to write each to DIR/<bundle name>"
@@ -318,7 +320,7 @@ fn run_fleet(runtime: &Runtime, cache: &CacheArgs, args: &RunArgs) -> Result<(),
         threads,
         |(bundle, out)| {
             let mut log = Vec::new();
-            let result = run_bundle(runtime, cache, args, bundle, out.as_deref(), &mut log);
+            let result = run_bundle(runtime, global, args, bundle, out.as_deref(), &mut log);
             (result, log)
         },
         |done| {
@@ -366,7 +368,7 @@ fn run_fleet(runtime: &Runtime, cache: &CacheArgs, args: &RunArgs) -> Result<(),
 /// says goes to `err`.
 fn run_bundle(
     runtime: &Runtime,
-    cache: &CacheArgs,
+    global: &GlobalArgs,
     args: &RunArgs,
     bundle_dir: &Path,
     output: Option<&Path>,
@@ -390,7 +392,7 @@ fn run_bundle(
         Some(path) => Pipeline::from_file(path).map_err(input)?,
         None => pipeline_in_bundle(&bundle).map_err(input)?,
     };
-    let credentials = credentials_for(cache, &pipeline)?;
+    let credentials = credentials_for(global, &pipeline)?;
     let outcome = execute::run(
         runtime,
         &pipeline,
@@ -474,7 +476,7 @@ fn pipeline_in_bundle(bundle: &Bundle) -> anyhow::Result<Pipeline> {
     Ok(Pipeline::from_chunk(&origin.path, chunk, base)?)
 }
 
-fn krm_function(cache: &CacheArgs) -> Result<(), Failure> {
+fn krm_function(global: &GlobalArgs) -> Result<(), Failure> {
     // The same bound as a bundle file: a hostile stream cannot take memory.
     let limit = crate::bundle::MAX_FILE_BYTES;
     let mut stdin = Vec::new();
@@ -521,8 +523,8 @@ fn krm_function(cache: &CacheArgs) -> Result<(), Failure> {
         Ok(pipeline) => pipeline,
         Err(message) => return fail_with(message),
     };
-    let runtime = runtime(cache)?;
-    let credentials = match credentials_for(cache, &pipeline) {
+    let runtime = runtime(global)?;
+    let credentials = match credentials_for(global, &pipeline) {
         Ok(credentials) => credentials,
         Err(failure) => return fail_with(format!("{:#}", failure.error)),
     };
@@ -641,10 +643,10 @@ fn new_guest(args: &NewGuestArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn inspect(cache: &CacheArgs, wasm: &Path) -> Result<(), Failure> {
+fn inspect(global: &GlobalArgs, wasm: &Path) -> Result<(), Failure> {
     let bytes = std::fs::read(wasm)
         .map_err(|e| input(anyhow!(e).context(format!("failed to read {}", wasm.display()))))?;
-    let runtime = runtime(cache)?;
+    let runtime = runtime(global)?;
     let name = wasm.display().to_string();
     let inspection = runtime.inspect(&name, &bytes).map_err(input)?;
     let mut out = io::stdout().lock();
@@ -673,9 +675,9 @@ fn inspect(cache: &CacheArgs, wasm: &Path) -> Result<(), Failure> {
 }
 
 /// The store of captured kubeconfigs.
-fn open_store(cache: &CacheArgs) -> Result<crate::kubeconfig::store::FileStore, Failure> {
+fn open_store(global: &GlobalArgs) -> Result<crate::kubeconfig::store::FileStore, Failure> {
     use crate::kubeconfig::store::FileStore;
-    let dir = cache
+    let dir = global
         .kubeconfig_store
         .clone()
         .or_else(FileStore::default_dir)
@@ -690,7 +692,7 @@ fn open_store(cache: &CacheArgs) -> Result<crate::kubeconfig::store::FileStore, 
 /// The store when a step is granted credentials; no directory is created
 /// for a pipeline that grants none.
 fn credentials_for(
-    cache: &CacheArgs,
+    global: &GlobalArgs,
     pipeline: &Pipeline,
 ) -> Result<Box<dyn execute::CredentialSource>, Failure> {
     if pipeline
@@ -698,13 +700,13 @@ fn credentials_for(
         .iter()
         .any(|s| !s.grants.credentials.is_empty())
     {
-        Ok(Box::new(open_store(cache)?))
+        Ok(Box::new(open_store(global)?))
     } else {
         Ok(Box::new(execute::NoCredentials))
     }
 }
 
-fn kubeconfig_command(cache: &CacheArgs, command: &KubeconfigCommand) -> Result<(), Failure> {
+fn kubeconfig_command(global: &GlobalArgs, command: &KubeconfigCommand) -> Result<(), Failure> {
     use crate::kubeconfig::{self, resolve::Site};
     use mooring_model::kubeconfig::merge_all;
 
@@ -733,7 +735,7 @@ fn kubeconfig_command(cache: &CacheArgs, command: &KubeconfigCommand) -> Result<
     };
     let bundle = Bundle::load(&site_args.bundle).map_err(input)?;
     let site = Site::from_bundle(&bundle).map_err(input)?;
-    let store = open_store(cache)?;
+    let store = open_store(global)?;
     let progress = |cluster: &str, p: &kubeconfig::capture::WaitProgress| {
         eprintln!(
             "mooring: {cluster}: waiting for Secret {}: {} (poll {}, {} of {})",
@@ -916,13 +918,13 @@ mod tests {
         assert_eq!(args.pipeline, Some(PathBuf::from("p.yaml")));
         assert!(args.in_place && args.quiet);
         let cli = Cli::try_parse_from(["mooring", "--no-cache", "run", "b", "-o", "out"]).unwrap();
-        assert!(cli.cache.no_cache);
+        assert!(cli.global.no_cache);
         let Command::Run(args) = cli.command else {
             panic!("not run")
         };
         assert_eq!(args.output, Some(PathBuf::from("out")));
         let cli = Cli::try_parse_from(["mooring", "fn", "--cache-dir", "/c"]).unwrap();
-        assert_eq!(cli.cache.cache_dir, Some(PathBuf::from("/c")));
+        assert_eq!(cli.global.cache_dir, Some(PathBuf::from("/c")));
         assert!(Cli::try_parse_from(["mooring", "run", "b", "-o", "x", "--in-place"]).is_err());
         assert!(Cli::try_parse_from(["mooring", "run"]).is_err());
     }
