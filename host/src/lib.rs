@@ -11,6 +11,9 @@
 //!   `.wasm` files;
 //! - [`execute`]: run a pipeline over documents and check what guests return;
 //! - [`krm`]: the same, as a KRM function over a `ResourceList`;
+//! - [`fleet`]: many bundles at once, one per core;
+//! - [`kubeconfig`]: resolve, capture, persist and merge cluster
+//!   kubeconfigs (the document model is in `mooring-model`);
 //! - [`template`]: a new guest crate for a plugin author.
 //!
 //! The `mooring` binary ([`cli`]) is a thin layer over these.
