@@ -578,3 +578,36 @@ fn kubeconfig_rewrite_gives_the_bundle_document_the_cluster_map_names() {
         0o600
     );
 }
+
+#[test]
+fn get_merges_into_an_existing_file_without_truncating_it() {
+    let bundle = example_bundle("metal3-site");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("kubeconfig");
+    let mine = "apiVersion: v1\nkind: Config\nclusters:\n- name: mine\n  cluster: {server: 'https://mine:6443'}\ncontexts:\n- name: mine\n  context: {cluster: mine, user: me}\nusers:\n- name: me\n  user: {token: my-own-token-000}\ncurrent-context: mine\n";
+    fs::write(&file, mine).unwrap();
+    let ran: Ran = mooring()
+        .args(["kubeconfig", "get", "--bundle"])
+        .arg(bundle.path())
+        .arg("--file")
+        .arg(&file)
+        .arg("--merge")
+        .env("HOME", home.path())
+        .env("MOORING_KUBECONFIG_STORE", home.path().join("store"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(ran.stdout.is_empty());
+    let text = fs::read_to_string(&file).unwrap();
+    let merged = mooring::kubeconfig::parse(&text).unwrap();
+    assert_eq!(
+        merged.context_names(),
+        ["mine", "target-cluster", "ephemeral-cluster"]
+    );
+    assert_eq!(merged.current_context, "mine");
+    assert_eq!(
+        fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}

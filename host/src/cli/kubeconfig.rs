@@ -44,6 +44,12 @@ pub(super) enum KubeconfigCommand {
         /// Set current-context [default: the cluster, when exactly one is asked for]
         #[arg(long, value_name = "CONTEXT")]
         current_context: Option<String>,
+        /// Write to FILE (mode 0600, replaced atomically) instead of stdout
+        #[arg(short, long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Merge into FILE's existing entries instead of replacing it
+        #[arg(long, requires = "file")]
+        merge: bool,
         #[command(flatten)]
         site: SiteArgs,
     },
@@ -185,6 +191,8 @@ pub(super) fn kubeconfig_command(
             KubeconfigCommand::Get {
                 clusters,
                 current_context,
+                file,
+                merge,
                 ..
             } => {
                 let wanted: Vec<String> = if clusters.is_empty() {
@@ -215,8 +223,26 @@ pub(super) fn kubeconfig_command(
                     [one] => Some(site.map.map[one].context_name(one).to_owned()),
                     _ => None,
                 });
+                let Some(file) = file else {
+                    let merged = merge_all(&configs, current.as_deref()).map_err(input)?;
+                    return write_stdout(&kubeconfig::to_yaml(&merged));
+                };
+                // Merging into the file airshipctl users keep their
+                // kubeconfig in must not truncate it first (airshipctl #495).
+                if *merge && file.exists() {
+                    let text = std::fs::read_to_string(file).map_err(|e| {
+                        input(anyhow!(e).context(format!("failed to read {}", file.display())))
+                    })?;
+                    let existing = kubeconfig::parse(&text)
+                        .map_err(|e| input(anyhow!("{}: {e}", file.display())))?;
+                    configs.insert(0, existing);
+                }
                 let merged = merge_all(&configs, current.as_deref()).map_err(input)?;
-                write_stdout(&kubeconfig::to_yaml(&merged))
+                kubeconfig::write_private(file, &merged, ".mooring-kubeconfig-").map_err(|e| {
+                    failed(anyhow!(e).context(format!("failed to write {}", file.display())))
+                })?;
+                eprintln!("mooring: wrote {} (mode 0600)", file.display());
+                Ok(())
             }
             KubeconfigCommand::Merge { .. } => unreachable!("handled above"),
         }

@@ -10,6 +10,10 @@ pub mod capture;
 pub mod resolve;
 pub mod store;
 
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
 use mooring_model::kubeconfig::{Kubeconfig, KubeconfigError};
 use serde_json::Value;
 
@@ -23,6 +27,25 @@ pub fn parse(text: &str) -> Result<Kubeconfig, KubeconfigError> {
         KubeconfigError::NotAKubeconfig(format!("invalid YAML{at}"))
     })?;
     Kubeconfig::from_value(value)
+}
+
+/// Replaces `path` with `config` as YAML, readable by its owner only: a
+/// flushed temporary file beside it, renamed over it, so a reader sees the
+/// old kubeconfig or the new one and never a credential in a world-readable
+/// file. `prefix` names the temporary file.
+pub fn write_private(path: &Path, config: &Kubeconfig, prefix: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)?;
+    file.write_all(to_yaml(config).as_bytes())?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// A kubeconfig as YAML, for files and stdout.

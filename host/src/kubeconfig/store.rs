@@ -7,8 +7,8 @@
 //! ephemeral cluster is about to go.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::ByteString;
@@ -97,17 +97,7 @@ impl FileStore {
     pub fn put(&self, cluster: &str, config: &Kubeconfig) -> Result<PathBuf, StoreError> {
         let path = self.path(cluster)?;
         let _lock = self.lock(true)?;
-        let mut file = tempfile::Builder::new()
-            .prefix(".incoming-")
-            .permissions(fs::Permissions::from_mode(0o600))
-            .tempfile_in(&self.dir)
-            .map_err(io("create a temporary file in", &self.dir))?;
-        file.write_all(super::to_yaml(config).as_bytes())
-            .and_then(|()| file.as_file().sync_all())
-            .map_err(io("write", &path))?;
-        file.persist(&path)
-            .map_err(|e| e.error)
-            .map_err(io("replace", &path))?;
+        super::write_private(&path, config, ".incoming-").map_err(io("write", &path))?;
         Ok(path)
     }
 
