@@ -35,7 +35,7 @@ fn run_prints_the_result_as_a_stream_and_a_summary_per_step() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     says(
         &ran,
-        "drop-other-providers (provider-filter): 99 seen, 2 changed, 0 added, 10 removed, 20 result(s)",
+        "drop-other-providers (provider-filter): 101 seen, 2 changed, 0 added, 10 removed, 20 result(s)",
     );
     says(
         &ran,
