@@ -73,7 +73,10 @@ fn inject(
                 "labels": {"airshipit.org/deploy-k8s": "false"}
             });
             docs.push(doc);
-            (docs.len() - 1, docs[docs.len() - 1].parse()?)
+            let index = docs.len() - 1;
+            let parsed = docs[index].parse()?;
+            link_into_kustomization(&mut docs, &config.path, results);
+            (index, parsed)
         }
     };
     let before = document.config.clone();
@@ -94,6 +97,42 @@ fn inject(
         .about(&docs[index])
         .field("config");
     Ok(docs)
+}
+
+/// When the bundle is a kustomize tree, a new document must be part of it,
+/// as the static KubeConfig of a bare-metal site is: its directory gets a
+/// kustomization, and the root one lists the directory.
+fn link_into_kustomization(docs: &mut Vec<Document>, path: &str, results: &mut Results) {
+    let Some((dir, file)) = path.rsplit_once('/') else {
+        return;
+    };
+    let is_kustomization =
+        |d: &Document, at: &str| d.path == at && matches!(d.kind(), "" | "Kustomization");
+    let Some(root) = docs
+        .iter()
+        .position(|d| is_kustomization(d, "kustomization.yaml"))
+    else {
+        return;
+    };
+    let own = format!("{dir}/kustomization.yaml");
+    if !docs.iter().any(|d| is_kustomization(d, &own)) {
+        let mut content = Map::new();
+        content.insert("resources".to_owned(), json!([file]));
+        docs.push(Document::new(own, content));
+    }
+    let listed = docs[root]
+        .content
+        .entry("resources")
+        .or_insert_with(|| json!([]));
+    if let Some(resources) = listed.as_array_mut()
+        && !resources.iter().any(|r| r.as_str() == Some(dir))
+    {
+        resources.push(json!(dir));
+        results
+            .info(format!("listed {dir} in the root kustomization"))
+            .about(&docs[root])
+            .field("resources");
+    }
 }
 
 mooring_guest::export_step!(inject);
