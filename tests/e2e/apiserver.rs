@@ -233,6 +233,14 @@ impl ApiServer {
         }
     }
 
+    /// Removes Secret `namespace/name`, as when its cluster is deleted.
+    pub(crate) fn delete_secret(&self, namespace: &str, name: &str) {
+        let mut state = self.state.lock().unwrap();
+        state
+            .secrets
+            .remove(&(namespace.to_owned(), name.to_owned()));
+    }
+
     /// Answers 403 for every Secret in `namespace`.
     pub(crate) fn forbid(&self, namespace: &str) {
         self.state

@@ -252,7 +252,7 @@ fn two_concurrent_captures_leave_one_valid_entry_in_each_store() {
         site.command(&[
             "capture",
             "target-cluster",
-            "--persist-to",
+            "--secret-store",
             "ephemeral-cluster/mooring",
         ])
         .stdout(std::process::Stdio::piped())
@@ -609,5 +609,40 @@ fn get_merges_into_an_existing_file_without_truncating_it() {
     assert_eq!(
         fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
+    );
+}
+
+#[test]
+fn the_secret_store_is_read_back_when_nothing_else_has_the_kubeconfig() {
+    let (server, site) = serving(Auth::Token);
+    let store = ["--secret-store", "ephemeral-cluster/mooring"];
+    let captured = site.kubeconfig(&[&["capture", "target-cluster"], &store[..]].concat());
+    assert_eq!(captured.code, 0, "{}", captured.stderr);
+    // The Cluster API Secret and the local copy are both gone.
+    server.delete_secret(SECRET_NS, SECRET);
+    fs::remove_dir_all(site.store()).unwrap();
+    let args = [
+        &[
+            "get",
+            "target-cluster",
+            "--timeout",
+            "1s",
+            "--interval",
+            "200ms",
+        ],
+        &store[..],
+    ]
+    .concat();
+    let ran = site.kubeconfig(&args);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(
+        &ran,
+        "target-cluster: from Secret mooring/mooring-kubeconfig-target-cluster in cluster `ephemeral-cluster`",
+    );
+    says(&ran, "nothing persisted");
+    assert!(
+        ran.stdout.contains("name: target-cluster-admin"),
+        "{}",
+        ran.stdout
     );
 }

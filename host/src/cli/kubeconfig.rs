@@ -27,9 +27,6 @@ pub(super) enum KubeconfigCommand {
         /// Capture every cluster whose parent is CLUSTER
         #[arg(long, value_name = "CLUSTER")]
         children_of: Option<String>,
-        /// Also keep them as Secrets mooring-kubeconfig-<cluster> in NAMESPACE of CLUSTER
-        #[arg(long, value_name = "CLUSTER/NAMESPACE")]
-        persist_to: Option<String>,
         #[command(flatten)]
         site: SiteArgs,
     },
@@ -79,6 +76,18 @@ pub(super) struct SiteArgs {
     /// Look for a Secret this often
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = limits::parse_duration)]
     pub(super) interval: Duration,
+    /// Also keep kubeconfigs as Secrets mooring-kubeconfig-<cluster> in NAMESPACE of CLUSTER: capture writes them, get reads them after the file store
+    #[arg(long, value_name = "CLUSTER/NAMESPACE", value_parser = cluster_namespace)]
+    pub(super) secret_store: Option<(String, String)>,
+}
+
+fn cluster_namespace(text: &str) -> Result<(String, String), String> {
+    match text.split_once('/') {
+        Some((cluster, namespace)) if !cluster.is_empty() && !namespace.is_empty() => {
+            Ok((cluster.to_owned(), namespace.to_owned()))
+        }
+        _ => Err("want CLUSTER/NAMESPACE, for example target-cluster/mooring".to_owned()),
+    }
 }
 
 pub(super) fn kubeconfig_command(
@@ -133,6 +142,7 @@ pub(super) fn kubeconfig_command(
         }),
         request_timeout: Duration::from_secs(10),
         progress: &progress,
+        secret_store: site_args.secret_store.clone(),
     };
     let resolver = kubeconfig::resolve::Resolver::new(&site, options);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -144,7 +154,6 @@ pub(super) fn kubeconfig_command(
             KubeconfigCommand::Capture {
                 clusters,
                 children_of,
-                persist_to,
                 ..
             } => {
                 let mut wanted = clusters.clone();
@@ -163,10 +172,7 @@ pub(super) fn kubeconfig_command(
                         )));
                     }
                 }
-                let secret_store = match persist_to {
-                    Some(target) => Some(secret_store(&resolver, target).await?),
-                    None => None,
-                };
+                let secret_store = resolver.secret_store().await.map_err(failed)?;
                 for cluster in &wanted {
                     let (resolved, path) =
                         resolver.capture(cluster, &store).await.map_err(failed)?;
@@ -247,22 +253,4 @@ pub(super) fn kubeconfig_command(
             KubeconfigCommand::Merge { .. } => unreachable!("handled above"),
         }
     })
-}
-
-/// The Secret store `--persist-to CLUSTER/NAMESPACE` names.
-async fn secret_store(
-    resolver: &crate::kubeconfig::resolve::Resolver<'_>,
-    target: &str,
-) -> Result<crate::kubeconfig::store::SecretStore, Failure> {
-    use crate::kubeconfig::{capture::Connection, store::SecretStore};
-    let (cluster, namespace) = target.split_once('/').ok_or_else(|| {
-        input(anyhow!(
-            "--persist-to wants CLUSTER/NAMESPACE, for example target-cluster/mooring"
-        ))
-    })?;
-    let resolved = resolver.resolve(cluster).await.map_err(failed)?;
-    let connection = Connection::new(cluster, &resolved.kubeconfig, Duration::from_secs(10))
-        .await
-        .map_err(failed)?;
-    Ok(SecretStore::new(connection, namespace))
 }

@@ -17,7 +17,7 @@ use mooring_model::cluster_map::{ClusterMap, KubeconfigSource};
 use mooring_model::kubeconfig::{KubeConfigDocument, Kubeconfig};
 
 use super::capture::{CaptureError, Connection, Wait, WaitProgress, kubeconfig_from_secret};
-use super::store::{FileStore, StoreError};
+use super::store::{FileStore, SecretStore, StoreError};
 use crate::bundle::Bundle;
 use crate::document::Document;
 use crate::limits::parse_duration;
@@ -228,6 +228,10 @@ pub struct ResolverOptions<'a> {
     pub request_timeout: Duration,
     /// Told about every look for a Secret that found nothing yet.
     pub progress: &'a dyn Fn(&str, &WaitProgress),
+    /// Kubeconfigs kept as Secrets in a namespace of one of the site's
+    /// clusters, `(cluster, namespace)`: written by capture, read after
+    /// the file store.
+    pub secret_store: Option<(String, String)>,
 }
 
 /// Resolves clusters of one site, remembering each answer for the run (a
@@ -315,7 +319,47 @@ impl<'a> Resolver<'a> {
                 }),
             }
         }
+        if let Some((store_cluster, namespace)) = &self.options.secret_store
+            && store_cluster != cluster
+        {
+            let source = format!(
+                "Secret {namespace}/{} in cluster `{store_cluster}`",
+                SecretStore::secret_name(cluster)
+            );
+            let found = match self.secret_store().await {
+                Ok(Some(store)) => store.get(cluster).await.map_err(|e| e.to_string()),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e.to_string().replace('\n', " ")),
+            };
+            match found {
+                Ok(Some(kubeconfig)) => {
+                    return Ok(Resolved {
+                        cluster: cluster.to_owned(),
+                        kubeconfig,
+                        source,
+                        failed,
+                    });
+                }
+                Ok(None) => failed.push(Attempt {
+                    source,
+                    error: "not there".to_owned(),
+                }),
+                Err(error) => failed.push(Attempt { source, error }),
+            }
+        }
         Err(failed)
+    }
+
+    /// The Secret store the options name, connected through its cluster's
+    /// own kubeconfig.
+    pub async fn secret_store(&self) -> Result<Option<SecretStore>, ResolveError> {
+        let Some((cluster, namespace)) = &self.options.secret_store else {
+            return Ok(None);
+        };
+        let resolved = self.resolve(cluster).await?;
+        let connection =
+            Connection::new(cluster, &resolved.kubeconfig, self.options.request_timeout).await?;
+        Ok(Some(SecretStore::new(connection, namespace.clone())))
     }
 
     async fn try_source(

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::ObjectMeta;
 use mooring_model::kubeconfig::Kubeconfig;
 
-use super::capture::{CaptureError, Connection};
+use super::capture::{CaptureError, Connection, Wait, kubeconfig_from_secret};
 
 /// Why the store could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -190,7 +190,8 @@ impl SecretStore {
         )
     }
 
-    fn secret_name(cluster: &str) -> String {
+    /// The Secret that holds `cluster`'s kubeconfig.
+    pub fn secret_name(cluster: &str) -> String {
         format!("mooring-kubeconfig-{cluster}")
     }
 
@@ -214,5 +215,23 @@ impl SecretStore {
             ..Secret::default()
         };
         Ok(self.connection.put_secret(&self.namespace, secret).await?)
+    }
+
+    /// `cluster`'s stored kubeconfig, if there is one: one look, no waiting.
+    pub async fn get(&self, cluster: &str) -> Result<Option<Kubeconfig>, StoreError> {
+        let once = Wait {
+            timeout: std::time::Duration::ZERO,
+            interval: std::time::Duration::ZERO,
+        };
+        let name = Self::secret_name(cluster);
+        match self
+            .connection
+            .wait_for_secret(&self.namespace, &name, once, |_| {})
+            .await
+        {
+            Ok(secret) => Ok(Some(kubeconfig_from_secret(cluster, &secret)?)),
+            Err(CaptureError::Timeout { .. }) => Ok(None),
+            Err(other) => Err(other.into()),
+        }
     }
 }
