@@ -130,13 +130,28 @@ fn output_writes_a_complete_bundle_and_refuses_a_non_empty_directory() {
 fn help_and_guests_describe_the_tool() {
     let help = crate::util::mooring().arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    for needle in ["run", "fn", "guests", "Exit codes:", "--cache-dir"] {
+    for needle in [
+        "run",
+        "fn",
+        "guests",
+        "kubeconfig",
+        "new-guest",
+        "inspect",
+        "Exit codes:",
+        "--cache-dir",
+        "--kubeconfig-store",
+    ] {
         assert!(help.contains(needle), "{needle} missing from:\n{help}");
     }
     let guests = crate::util::mooring().arg("guests").output().unwrap();
     let guests = String::from_utf8_lossy(&guests.stdout);
     assert!(guests.contains("mooring:step@0.1.0"), "{guests}");
-    for guest in ["set-metadata", "provider-filter"] {
+    for guest in [
+        "set-metadata",
+        "provider-filter",
+        "kubeconfig-rewrite",
+        "inject-credentials",
+    ] {
         assert!(guests.contains(guest), "{guests}");
     }
     assert!(guests.contains("timeout 10s, memory 256Mi"), "{guests}");
