@@ -56,6 +56,13 @@ impl Document {
         Ok(())
     }
 
+    /// True for a kustomize `kustomization.yaml` (or `.yml`), or a document
+    /// of kind `Kustomization`.
+    pub fn is_kustomization(&self) -> bool {
+        let file = self.path.rsplit('/').next().unwrap_or_default();
+        self.kind() == "Kustomization" || matches!(file, "kustomization.yaml" | "kustomization.yml")
+    }
+
     /// `Kind/name (path)`, how messages name a document.
     pub fn describe(&self) -> String {
         format!("{}/{} ({})", self.kind(), self.name(), self.path)

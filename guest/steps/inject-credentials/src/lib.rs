@@ -106,8 +106,7 @@ fn link_into_kustomization(docs: &mut Vec<Document>, path: &str, results: &mut R
     let Some((dir, file)) = path.rsplit_once('/') else {
         return;
     };
-    let is_kustomization =
-        |d: &Document, at: &str| d.path == at && matches!(d.kind(), "" | "Kustomization");
+    let is_kustomization = |d: &Document, at: &str| d.path == at && d.is_kustomization();
     let Some(root) = docs
         .iter()
         .position(|d| is_kustomization(d, "kustomization.yaml"))

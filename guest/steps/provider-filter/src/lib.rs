@@ -268,7 +268,7 @@ impl Bundle {
             }
             let generators: Vec<usize> = self
                 .live()
-                .filter(|(_, d)| is_kustomization(d))
+                .filter(|(_, d)| d.is_kustomization())
                 .map(|(i, _)| i)
                 .collect();
             for i in generators {
@@ -298,7 +298,7 @@ impl Bundle {
         let mut changed = false;
         let kustomizations: Vec<usize> = self
             .live()
-            .filter(|(_, d)| is_kustomization(d))
+            .filter(|(_, d)| d.is_kustomization())
             .map(|(i, _)| i)
             .collect();
         for i in kustomizations {
@@ -340,7 +340,7 @@ impl Bundle {
         let at: Vec<usize> = (0..self.docs.len())
             .filter(|&i| {
                 let path = &self.docs[i].path;
-                path == target || (parent(path) == target && is_kustomization(&self.docs[i]))
+                path == target || (parent(path) == target && self.docs[i].is_kustomization())
             })
             .collect();
         !at.is_empty() && at.iter().all(|&i| self.removed[i].is_some())
@@ -409,11 +409,6 @@ fn str_of(value: &Value, key: &str) -> String {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned()
-}
-
-fn is_kustomization(doc: &Document) -> bool {
-    let file = doc.path.rsplit('/').next().unwrap_or_default();
-    doc.kind() == "Kustomization" || matches!(file, "kustomization.yaml" | "kustomization.yml")
 }
 
 /// A kustomization with no entries left in any list it had.
