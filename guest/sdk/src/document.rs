@@ -167,3 +167,78 @@ fn object_entry<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<S
         _ => unreachable!("just made an object"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::airship::{Phase, PhasePlan};
+    use serde_json::json;
+
+    fn doc(path: &str, content: Value) -> Document {
+        match content {
+            Value::Object(map) => Document::new(path, map),
+            _ => unreachable!("tests pass objects"),
+        }
+    }
+
+    #[test]
+    fn typed_documents_read_and_store_without_loss() {
+        let mut plan = doc(
+            "phases/plan.yaml",
+            json!({"apiVersion": "airshipit.org/v1alpha1", "kind": "PhasePlan",
+                   "metadata": {"name": "deploy"}, "description": "d",
+                   "phases": [{"name": "a"}, {"name": "b"}]}),
+        );
+        let mut typed: PhasePlan = plan.parse().unwrap();
+        typed.phases.retain(|p| p.name != "a");
+        plan.store(&typed).unwrap();
+        assert_eq!(plan.content["phases"], json!([{"name": "b"}]));
+        assert_eq!(plan.content["description"], "d");
+        let err = plan.parse::<Phase>().unwrap_err().to_string();
+        assert!(
+            err.starts_with("PhasePlan/deploy (phases/plan.yaml) is a"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn find_one_refuses_two_and_names_both() {
+        let plan = |name: &str| {
+            doc(
+                &format!("{name}.yaml"),
+                json!({"apiVersion": "airshipit.org/v1alpha1", "kind": "PhasePlan", "metadata": {"name": name}}),
+            )
+        };
+        let other = doc("cm.yaml", json!({"apiVersion": "v1", "kind": "ConfigMap"}));
+        assert!(find_one::<PhasePlan>(std::slice::from_ref(&other)).unwrap().is_none());
+        let (index, found) = find_one::<PhasePlan>(&[other, plan("a")]).unwrap().unwrap();
+        assert_eq!((index, found.metadata.name.as_str()), (1, "a"));
+        let err = find_one::<PhasePlan>(&[plan("a"), plan("b")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("PhasePlan/a (a.yaml) and PhasePlan/b (b.yaml)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn kustomizations_are_known_by_file_name_or_kind() {
+        assert!(doc("site/kustomization.yaml", json!({"resources": []})).is_kustomization());
+        assert!(doc("k.yaml", json!({"kind": "Kustomization"})).is_kustomization());
+        assert!(!doc("site/cm.yaml", json!({"kind": "ConfigMap"})).is_kustomization());
+    }
+
+    #[test]
+    fn labels_and_paths_edit_in_place() {
+        let mut cm = doc(
+            "cm.yaml",
+            json!({"kind": "ConfigMap", "metadata": "odd", "data": {"a": {"b": 1}}}),
+        );
+        cm.set_label("team", "infra");
+        assert_eq!(cm.label("team"), Some("infra"));
+        *cm.get_mut(&["data", "a", "b"]).unwrap() = json!(2);
+        assert_eq!(cm.get(&["data", "a", "b"]), Some(&json!(2)));
+        assert_eq!(cm.get(&["data", "missing"]), None);
+    }
+}
