@@ -210,7 +210,11 @@ mod tests {
             )
         };
         let other = doc("cm.yaml", json!({"apiVersion": "v1", "kind": "ConfigMap"}));
-        assert!(find_one::<PhasePlan>(std::slice::from_ref(&other)).unwrap().is_none());
+        assert!(
+            find_one::<PhasePlan>(std::slice::from_ref(&other))
+                .unwrap()
+                .is_none()
+        );
         let (index, found) = find_one::<PhasePlan>(&[other, plan("a")]).unwrap().unwrap();
         assert_eq!((index, found.metadata.name.as_str()), (1, "a"));
         let err = find_one::<PhasePlan>(&[plan("a"), plan("b")])
