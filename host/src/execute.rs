@@ -133,9 +133,12 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// True when a step reported an error result.
-    pub fn has_errors(&self) -> bool {
-        self.results.iter().any(|r| r.severity == Severity::Error)
+    /// How many error results the steps reported.
+    pub fn error_count(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.severity == Severity::Error)
+            .count()
     }
 }
 

@@ -6,8 +6,8 @@ use std::path::Path;
 use anyhow::anyhow;
 
 use super::{
-    Failure, GlobalArgs, credentials_for, failed, print_summary, runtime, write_stdout,
-    write_stdout_bytes,
+    Failure, GlobalArgs, credentials_for, fail_on_error_results, failed, print_summary, runtime,
+    write_stdout, write_stdout_bytes,
 };
 use crate::execute::{self, Severity, StepResult};
 use crate::krm;
@@ -75,15 +75,6 @@ pub(super) fn krm_function(global: &GlobalArgs) -> Result<(), Failure> {
     };
     print_summary(&outcome, &mut io::stderr());
     write_stdout(&list.write(&outcome.documents, &outcome.results))?;
-    let errors = outcome
-        .results
-        .iter()
-        .filter(|r| r.severity == Severity::Error)
-        .count();
-    if errors > 0 {
-        return Err(failed(anyhow!(
-            "the pipeline reported {errors} error result(s)"
-        )));
-    }
+    fail_on_error_results(&outcome, "")?;
     Ok(())
 }

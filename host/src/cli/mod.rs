@@ -182,6 +182,17 @@ fn write_stdout_bytes(bytes: &[u8]) -> Result<(), Failure> {
     }
 }
 
+/// Fails the command when a step reported an error result; `consequence`
+/// says what that meant for the output.
+fn fail_on_error_results(outcome: &Outcome, consequence: &str) -> Result<(), Failure> {
+    match outcome.error_count() {
+        0 => Ok(()),
+        errors => Err(failed(anyhow!(
+            "the pipeline reported {errors} error result(s){consequence}"
+        ))),
+    }
+}
+
 /// One line per step, then its log lines and results.
 fn print_summary(outcome: &Outcome, err: &mut dyn Write) {
     for step in &outcome.steps {

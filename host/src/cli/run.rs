@@ -7,10 +7,11 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 
 use super::{
-    Failure, GlobalArgs, credentials_for, failed, input, print_summary, runtime, write_stdout,
+    Failure, GlobalArgs, credentials_for, fail_on_error_results, failed, input, print_summary,
+    runtime, write_stdout,
 };
 use crate::bundle::{self, Bundle};
-use crate::execute::{self, Severity};
+use crate::execute;
 use crate::pipeline::{self, Pipeline};
 use crate::runtime::Runtime;
 
@@ -178,16 +179,7 @@ fn run_bundle(
     if !args.quiet {
         print_summary(&outcome, err);
     }
-    let errors = outcome
-        .results
-        .iter()
-        .filter(|r| r.severity == Severity::Error)
-        .count();
-    if errors > 0 {
-        return Err(failed(anyhow!(
-            "the pipeline reported {errors} error result(s); nothing was written"
-        )));
-    }
+    fail_on_error_results(&outcome, "; nothing was written")?;
 
     let changes = bundle.render(&outcome.documents);
     let private = bundle::private_files(&outcome.documents);

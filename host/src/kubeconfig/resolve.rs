@@ -281,42 +281,24 @@ impl<'a> Resolver<'a> {
         let name = entry.context_name(cluster).to_owned();
         let mut failed = Vec::new();
         for source in entry.sources(cluster) {
-            match self.try_source(cluster, &name, &source).await {
-                Ok(kubeconfig) => {
-                    return Ok(Resolved {
-                        cluster: cluster.to_owned(),
-                        kubeconfig,
-                        source: source.describe(),
-                        failed,
-                    });
-                }
-                Err(error) => failed.push(Attempt {
-                    source: source.describe(),
-                    error,
-                }),
+            let outcome = self.try_source(cluster, &name, &source).await;
+            if let Some(won) = settle(cluster, source.describe(), outcome, &mut failed) {
+                return Ok(won);
             }
         }
         if let Some(store) = self.options.store {
             let source = format!("the persisted copy in {}", store.dir().display());
-            match store.get(cluster) {
-                Ok(Some(kubeconfig)) => {
-                    return Ok(Resolved {
-                        cluster: cluster.to_owned(),
-                        kubeconfig,
-                        source,
-                        failed,
-                    });
-                }
-                Ok(None) => failed.push(Attempt {
-                    source,
-                    error:
+            let outcome = store
+                .get(cluster)
+                .map_err(|e| e.to_string())
+                .and_then(|found| {
+                    found.ok_or_else(|| {
                         "nothing persisted; run `mooring kubeconfig capture` while a source works"
-                            .to_owned(),
-                }),
-                Err(e) => failed.push(Attempt {
-                    source,
-                    error: e.to_string(),
-                }),
+                            .to_owned()
+                    })
+                });
+            if let Some(won) = settle(cluster, source, outcome, &mut failed) {
+                return Ok(won);
             }
         }
         if let Some((store_cluster, namespace)) = &self.options.secret_store
@@ -326,25 +308,14 @@ impl<'a> Resolver<'a> {
                 "Secret {namespace}/{} in cluster `{store_cluster}`",
                 SecretStore::secret_name(cluster)
             );
-            let found = match self.secret_store().await {
+            let outcome = match self.secret_store().await {
                 Ok(Some(store)) => store.get(cluster).await.map_err(|e| e.to_string()),
                 Ok(None) => Ok(None),
                 Err(e) => Err(e.to_string().replace('\n', " ")),
-            };
-            match found {
-                Ok(Some(kubeconfig)) => {
-                    return Ok(Resolved {
-                        cluster: cluster.to_owned(),
-                        kubeconfig,
-                        source,
-                        failed,
-                    });
-                }
-                Ok(None) => failed.push(Attempt {
-                    source,
-                    error: "not there".to_owned(),
-                }),
-                Err(error) => failed.push(Attempt { source, error }),
+            }
+            .and_then(|found| found.ok_or_else(|| "not there".to_owned()));
+            if let Some(won) = settle(cluster, source, outcome, &mut failed) {
+                return Ok(won);
             }
         }
         Err(failed)
@@ -496,6 +467,28 @@ impl<'a> Resolver<'a> {
                 .map(|home| home.join(rest))
                 .ok_or_else(|| format!("cannot expand {path}: HOME is not set")),
             None => Ok(Path::new(path).to_owned()),
+        }
+    }
+}
+
+/// The answer when `source` gave a kubeconfig (with every attempt before
+/// it); otherwise records why it did not.
+fn settle(
+    cluster: &str,
+    source: String,
+    outcome: Result<Kubeconfig, String>,
+    failed: &mut Vec<Attempt>,
+) -> Option<Resolved> {
+    match outcome {
+        Ok(kubeconfig) => Some(Resolved {
+            cluster: cluster.to_owned(),
+            kubeconfig,
+            source,
+            failed: std::mem::take(failed),
+        }),
+        Err(error) => {
+            failed.push(Attempt { source, error });
+            None
         }
     }
 }
