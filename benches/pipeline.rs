@@ -10,12 +10,12 @@
 use std::path::Path;
 
 use divan::Bencher;
-use mooring::bundle::Bundle;
-use mooring::document::Document;
-use mooring::execute::{self, NoCredentials};
-use mooring::guests;
-use mooring::pipeline::{GuestRef, Pipeline};
-use mooring::runtime::{Runtime, RuntimeOptions};
+use mooring_engine::bundle::Bundle;
+use mooring_engine::document::Document;
+use mooring_engine::execute::{self, NoCredentials};
+use mooring_engine::guests;
+use mooring_engine::pipeline::{GuestRef, Pipeline};
+use mooring_engine::runtime::{Runtime, RuntimeOptions};
 use serde_json::{Value, json};
 
 fn main() {

@@ -29,18 +29,9 @@ fn a_gigabyte_of_output_hits_the_memory_limit() {
 }
 
 #[test]
-fn an_import_the_host_does_not_provide_is_refused_before_anything_runs() {
-    refused(
-        &format!("- guest: {}\n", fixture_guest("foreign-import").display()),
-        2,
-        &["imports `example:exfiltrate/upload@1.0.0`, which mooring does not provide"],
-    );
-}
-
-#[test]
 fn a_corrupted_component_is_refused() {
     let scratch = tempfile::tempdir().unwrap();
-    let mut bytes = fs::read(fixture_guest("hostile")).unwrap();
+    let mut bytes = fs::read(fixture_guest(mooring_test_guests::HOSTILE)).unwrap();
     let middle = bytes.len() / 2;
     for byte in &mut bytes[middle..middle + 64] {
         *byte ^= 0xa5;
@@ -258,7 +249,7 @@ fn two_in_place_runs_on_one_bundle_take_turns() {
         &format!(
             "- guest: set-metadata\n  selector: {{kind: ClusterMap}}\n  config: {{labels: {{first: one}}}}\n\
              - guest: {}\n  selector: {{kind: ClusterMap}}\n  config: {{mode: loop}}\n  limits: {{timeout: 2s}}\n",
-            fixture_guest("hostile").display()
+            fixture_guest(mooring_test_guests::HOSTILE).display()
         ),
     );
     let fast = write_pipeline(

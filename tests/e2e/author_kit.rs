@@ -86,7 +86,9 @@ fn a_new_guest_goes_from_template_to_passing_test_to_a_real_run() {
 fn inspect_names_the_versions_of_a_mismatched_guest() {
     let ran: Ran = mooring()
         .arg("inspect")
-        .arg(crate::util::fixture_guest("future-version"))
+        .arg(crate::util::fixture_guest(
+            mooring_test_guests::FUTURE_VERSION,
+        ))
         .output()
         .unwrap()
         .into();

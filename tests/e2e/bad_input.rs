@@ -62,7 +62,7 @@ fn a_file_that_is_not_wasm_or_is_truncated_is_refused() {
         &["is not a WebAssembly file"],
     );
 
-    let component = fs::read(fixture_guest("hostile")).unwrap();
+    let component = fs::read(fixture_guest(mooring_test_guests::HOSTILE)).unwrap();
     let truncated = dir.path().join("truncated.wasm");
     fs::write(&truncated, &component[..component.len() / 2]).unwrap();
     refused(
@@ -75,7 +75,7 @@ fn a_file_that_is_not_wasm_or_is_truncated_is_refused() {
 #[test]
 fn a_wrong_sha256_pin_is_refused_before_anything_runs() {
     let wrong = "0".repeat(64);
-    let guest = fixture_guest("hostile");
+    let guest = fixture_guest(mooring_test_guests::HOSTILE);
     refused(
         &format!("- guest: {}\n  sha256: {wrong}\n", guest.display()),
         2,
@@ -85,8 +85,8 @@ fn a_wrong_sha256_pin_is_refused_before_anything_runs() {
 
 #[test]
 fn a_matching_sha256_pin_runs() {
-    let guest = fixture_guest("hostile");
-    let digest = mooring::guests::sha256_hex(&fs::read(&guest).unwrap());
+    let guest = fixture_guest(mooring_test_guests::HOSTILE);
+    let digest = mooring_engine::digest::sha256_hex(&fs::read(&guest).unwrap());
     let bundle = example_bundle("docker-test-site");
     let scratch = tempfile::tempdir().unwrap();
     let pipeline = write_pipeline(
@@ -103,15 +103,6 @@ fn an_unknown_builtin_lists_the_ones_that_exist() {
         "- guest: no-such-guest\n",
         2,
         &["no built-in guest named `no-such-guest`", "set-metadata"],
-    );
-}
-
-#[test]
-fn a_guest_for_another_wit_version_names_both_versions() {
-    refused(
-        &format!("- guest: {}\n", fixture_guest("future-version").display()),
-        2,
-        &["mooring:step@0.2.0", "mooring:step@0.1.0"],
     );
 }
 

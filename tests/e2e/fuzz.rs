@@ -7,7 +7,7 @@
 use std::cell::Cell;
 use std::fs;
 
-use mooring::bundle::Bundle;
+use mooring_engine::bundle::Bundle;
 use mooring_model::kubeconfig::{Kubeconfig, merge_all};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -137,7 +137,7 @@ fn fuzz_the_resource_list_reader() {
     ];
     runner()
         .run(&input, |text| {
-            match mooring::krm::read(&text) {
+            match mooring_engine::krm::read(&text) {
                 Ok(_) => read.set(read.get() + 1),
                 Err(_) => refused.set(refused.get() + 1),
             }

@@ -92,7 +92,7 @@ fn input_that_is_not_a_resource_list_never_gets_an_empty_answer() {
 fn a_failing_step_is_an_error_result_with_the_items_unchanged() {
     let config = format!(
         "  apiVersion: mooring.dev/v1alpha1\n  kind: Pipeline\n  metadata: {{name: p}}\n  steps:\n  - guest: {}\n    config: {{mode: panic}}\n",
-        fixture_guest("hostile").display()
+        fixture_guest(mooring_test_guests::HOSTILE).display()
     );
     let ran = mooring_fn(&kpt_input_with(&config));
     assert_eq!(ran.code, 1);
@@ -190,7 +190,9 @@ fn kpt_fn_render_stops_on_an_error_result_and_leaves_files_alone() {
     package(dir.path());
     kptfile(
         dir.path(),
-        &fixture_guest("hostile").display().to_string(),
+        &fixture_guest(mooring_test_guests::HOSTILE)
+            .display()
+            .to_string(),
         "mode: error-result",
     );
     let before = fs::read_to_string(dir.path().join("deploy.yaml")).unwrap();
@@ -277,7 +279,7 @@ fn kubectl_kustomize_fails_when_a_step_reports_an_error() {
     let _warm = mooring();
     let config = format!(
         "- guest: {}\n  config: {{mode: error-result}}\n",
-        fixture_guest("hostile").display()
+        fixture_guest(mooring_test_guests::HOSTILE).display()
     );
     let Some(ran) = kustomize(&config) else {
         return;

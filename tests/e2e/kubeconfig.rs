@@ -11,18 +11,18 @@ use std::process::Command;
 use crate::apiserver::{ApiServer, Auth};
 use crate::util::{Ran, example_bundle, mooring, says, tool};
 
-const SECRET_NS: &str = "target-infra";
-const SECRET: &str = "target-cluster-kubeconfig";
+pub(crate) const SECRET_NS: &str = "target-infra";
+pub(crate) const SECRET: &str = "target-cluster-kubeconfig";
 
 /// The docker site, with a kind-style `~/.airship/kubeconfig` that reaches
 /// the ephemeral cluster (our server) and an empty store.
-struct Site {
-    bundle: tempfile::TempDir,
-    home: tempfile::TempDir,
+pub(crate) struct Site {
+    pub(crate) bundle: tempfile::TempDir,
+    pub(crate) home: tempfile::TempDir,
 }
 
 impl Site {
-    fn new(server: &ApiServer, auth: Auth) -> Self {
+    pub(crate) fn new(server: &ApiServer, auth: Auth) -> Self {
         let site = Site {
             bundle: example_bundle("docker-test-site"),
             home: tempfile::tempdir().unwrap(),
@@ -36,11 +36,11 @@ impl Site {
         site
     }
 
-    fn store(&self) -> PathBuf {
+    pub(crate) fn store(&self) -> PathBuf {
         self.home.path().join("store")
     }
 
-    fn kubeconfig(&self, args: &[&str]) -> Ran {
+    pub(crate) fn kubeconfig(&self, args: &[&str]) -> Ran {
         self.command(args).output().unwrap().into()
     }
 
@@ -59,7 +59,7 @@ impl Site {
 
 /// A server holding the target cluster's Cluster API Secret, and the site
 /// whose ephemeral cluster it is.
-fn serving(auth: Auth) -> (ApiServer, Site) {
+pub(crate) fn serving(auth: Auth) -> (ApiServer, Site) {
     let server = ApiServer::start();
     let site = Site::new(&server, auth);
     let kubeconfig = server.capi_kubeconfig("target-cluster", auth);
@@ -67,7 +67,7 @@ fn serving(auth: Auth) -> (ApiServer, Site) {
     (server, site)
 }
 
-fn stored(site: &Site, cluster: &str) -> (String, u32) {
+pub(crate) fn stored(site: &Site, cluster: &str) -> (String, u32) {
     let path = site.store().join(format!("{cluster}.yaml"));
     let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     (fs::read_to_string(path).unwrap(), mode)
@@ -395,7 +395,7 @@ fn kubectl_output(kubectl: &Path, kubeconfig: &Path, args: &[&str]) -> String {
 /// The names a KubeConfig document holds, which is what "the same shape"
 /// means for two sites: contexts with their cluster and user, clusters,
 /// users, and the fields of `config`.
-fn shape(bundle: &Path, path: &str) -> Vec<String> {
+pub(crate) fn shape(bundle: &Path, path: &str) -> Vec<String> {
     let text = fs::read_to_string(bundle.join(path)).unwrap();
     let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
     let config = &doc["config"];
@@ -428,71 +428,6 @@ fn shape(bundle: &Path, path: &str) -> Vec<String> {
 }
 
 #[test]
-fn a_cloud_site_ends_with_the_kubeconfig_document_a_bare_metal_site_has() {
-    let mut server = ApiServer::start();
-    let site = Site::new(&server, Auth::Token);
-    server.put_secret_after(
-        SECRET_NS,
-        SECRET,
-        &server.capi_kubeconfig("target-cluster", Auth::Token),
-        2,
-    );
-    // Capture both while the ephemeral cluster lives.
-    let captured = site.kubeconfig(&[
-        "capture",
-        "ephemeral-cluster",
-        "target-cluster",
-        "--interval",
-        "100ms",
-    ]);
-    assert_eq!(captured.code, 0, "{}", captured.stderr);
-    says(
-        &captured,
-        "ephemeral-cluster: captured from filesystem ~/.airship/kubeconfig",
-    );
-
-    // Write them into the bundle's KubeConfig document.
-    let pipeline = crate::util::repo().join("bundles/kubeconfig-pipeline.yaml");
-    let ran: Ran = mooring()
-        .arg("run")
-        .arg(site.bundle.path())
-        .arg("--pipeline")
-        .arg(&pipeline)
-        .arg("--in-place")
-        .env("MOORING_KUBECONFIG_STORE", site.store())
-        .output()
-        .unwrap()
-        .into();
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    says(
-        &ran,
-        "merged the kubeconfigs of target-cluster, ephemeral-cluster",
-    );
-    assert!(
-        !ran.stderr.contains(&server.token),
-        "a token reached stderr"
-    );
-    let written = site.bundle.path().join("kubeconfig/kubeconfig.yaml");
-    assert_eq!(
-        fs::metadata(&written).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-
-    // The ephemeral cluster goes away; the bundle still knows the target.
-    server.stop();
-    let after = site.kubeconfig(&["get", "target-cluster"]);
-    assert_eq!(after.code, 0, "{}", after.stderr);
-    says(&after, "target-cluster: from bundle KubeConfig");
-
-    // The same shape as the static KubeConfig of the bare-metal site.
-    let metal3 = crate::util::repo().join("bundles/metal3-site");
-    assert_eq!(
-        shape(site.bundle.path(), "kubeconfig/kubeconfig.yaml"),
-        shape(&metal3, "kubeconfig/kubeconfig.yaml")
-    );
-}
-
-#[test]
 fn a_step_without_a_grant_is_denied_and_named_and_no_credential_is_ever_shown() {
     let (server, site) = serving(Auth::Token);
     assert_eq!(site.kubeconfig(&["capture", "target-cluster"]).code, 0);
@@ -501,7 +436,7 @@ fn a_step_without_a_grant_is_denied_and_named_and_no_credential_is_ever_shown() 
             site.home.path(),
             &format!(
                 "- name: leaky\n  guest: {}\n  selector: {{kind: ClusterMap}}\n  config: {{mode: leak-credentials, panic: {panic}}}\n{grant}",
-                crate::util::fixture_guest("hostile").display()
+                crate::util::fixture_guest(mooring_test_guests::HOSTILE).display()
             ),
         );
         mooring()
@@ -543,43 +478,6 @@ fn a_step_without_a_grant_is_denied_and_named_and_no_credential_is_ever_shown() 
 }
 
 #[test]
-fn kubeconfig_rewrite_gives_the_bundle_document_the_cluster_map_names() {
-    let bundle = example_bundle("metal3-site");
-    let path = bundle.path().join("kubeconfig/kubeconfig.yaml");
-    // As Cluster API would have named the target's entries.
-    let text = fs::read_to_string(&path)
-        .unwrap()
-        .replace("name: target-cluster-admin", "name: tc-admin")
-        .replace("user: target-cluster-admin", "user: tc-admin")
-        .replace("  - context:\n      cluster: target-cluster\n      user: tc-admin\n    name: target-cluster", "  - context:\n      cluster: target-cluster\n      user: tc-admin\n    name: tc-admin@tc");
-    assert!(text.contains("name: tc-admin@tc"), "fixture edit failed");
-    fs::write(&path, text).unwrap();
-    let map = bundle.path().join("phases/cluster-map.yaml");
-    let text = fs::read_to_string(&map).unwrap().replacen(
-        "bundle:\n          contextName: target-cluster",
-        "bundle:\n          contextName: tc-admin@tc",
-        1,
-    );
-    fs::write(&map, text).unwrap();
-
-    let ran = crate::util::run(bundle.path(), &["--in-place"]);
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    says(
-        &ran,
-        "context tc-admin@tc is now target-cluster, for cluster `target-cluster`",
-    );
-    let metal3 = crate::util::repo().join("bundles/metal3-site");
-    assert_eq!(
-        shape(bundle.path(), "kubeconfig/kubeconfig.yaml"),
-        shape(&metal3, "kubeconfig/kubeconfig.yaml")
-    );
-    assert_eq!(
-        fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
-}
-
-#[test]
 fn get_merges_into_an_existing_file_without_truncating_it() {
     let bundle = example_bundle("metal3-site");
     let home = tempfile::tempdir().unwrap();
@@ -600,7 +498,7 @@ fn get_merges_into_an_existing_file_without_truncating_it() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(ran.stdout.is_empty());
     let text = fs::read_to_string(&file).unwrap();
-    let merged = mooring::kubeconfig::parse(&text).unwrap();
+    let merged = mooring_kube::file::parse(&text).unwrap();
     assert_eq!(
         merged.context_names(),
         ["mine", "target-cluster", "ephemeral-cluster"]

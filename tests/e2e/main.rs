@@ -7,7 +7,9 @@
 //! - `run`: `mooring run` over the example bundles and its output modes;
 //! - `bad_input`: every kind of bad input gives one clear message, a
 //!   non-zero exit, and a bundle left byte-for-byte untouched;
-//! - `provider_filter`: one plan for every provider, over both example sites;
+//! - one module per standard guest, named after it: `set_metadata`,
+//!   `provider_filter`, `kubeconfig_rewrite`, `inject_credentials`;
+//! - `fixture_guests`: the guests that misbehave on purpose, one test each;
 //! - `sandbox`: what a guest can and cannot reach;
 //! - `kubeconfig`: capture, persist, resolve and merge against `apiserver`,
 //!   an in-process HTTPS API server;
@@ -23,10 +25,25 @@ mod apiserver;
 mod author_kit;
 mod bad_input;
 mod bundles;
+mod fixture_guests;
 mod fuzz;
+mod inject_credentials;
 mod krm;
 mod kubeconfig;
+mod kubeconfig_rewrite;
 mod provider_filter;
 mod run;
 mod sandbox;
+mod set_metadata;
 mod util;
+
+/// Every standard guest has a module of tests named after it, and every
+/// fixture guest a test in `fixture_guests`: a guest without them does not
+/// compile (the lists come from the build scripts that build the guests).
+macro_rules! standard_guest_is_tested {
+    ($guest:ident) => {
+        #[allow(unused_imports)]
+        use $guest as _;
+    };
+}
+mooring_guests::foreach_standard_guest!(standard_guest_is_tested);

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use mooring::bundle::Bundle;
-use mooring::document::Object;
+use mooring_engine::bundle::Bundle;
+use mooring_engine::document::Object;
 
 use crate::util::{example_bundle, run, says, tool, write_pipeline};
 

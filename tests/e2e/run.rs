@@ -84,11 +84,11 @@ fn in_place_rewrites_only_what_changed_and_keeps_other_bytes() {
     let text = |files: &std::collections::BTreeMap<PathBuf, Vec<u8>>| {
         String::from_utf8(files[&PathBuf::from("phases/phases.yaml")].clone()).unwrap()
     };
-    let original: Vec<String> = mooring::yaml::split(&text(&before))
+    let original: Vec<String> = mooring_engine::yaml::split(&text(&before))
         .into_iter()
         .map(|c| c.text)
         .collect();
-    let rewritten = mooring::yaml::split(&text(&after));
+    let rewritten = mooring_engine::yaml::split(&text(&after));
     assert_eq!(rewritten.len(), original.len() - 3);
     assert!(rewritten.iter().all(|c| original.contains(&c.text)));
 

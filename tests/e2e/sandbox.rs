@@ -9,7 +9,7 @@ fn probe() -> String {
         scratch.path(),
         &format!(
             "- guest: {}\n  config: {{mode: probe-world}}\n  selector: {{kind: ClusterMap}}\n",
-            fixture_guest("hostile").display()
+            fixture_guest(mooring_test_guests::HOSTILE).display()
         ),
     );
     let ran = run(bundle.path(), &["--pipeline", pipeline.to_str().unwrap()]);
@@ -41,7 +41,7 @@ fn floods_of_logs_and_output_are_bounded_and_do_not_fail_the_step() {
         .map(|mode| {
             format!(
                 "- guest: {}\n  name: {mode}\n  config: {{mode: {mode}}}\n",
-                fixture_guest("hostile").display()
+                fixture_guest(mooring_test_guests::HOSTILE).display()
             )
         })
         .concat();

@@ -8,7 +8,7 @@ use std::sync::Once;
 
 /// The repository root.
 pub(crate) fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The `mooring` binary under test.
@@ -16,9 +16,10 @@ pub(crate) fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mooring"))
 }
 
-/// A compiled test fixture guest from `tests/guests/`.
-pub(crate) fn fixture_guest(name: &str) -> PathBuf {
-    Path::new(env!("MOORING_TEST_GUESTS")).join(format!("{}.wasm", name.replace('-', "_")))
+/// A compiled test fixture guest from `tests/guests/`, by its constant in
+/// `mooring_test_guests`.
+pub(crate) fn fixture_guest(path: &str) -> PathBuf {
+    PathBuf::from(path)
 }
 
 /// One cache of compiled guests for the whole suite: a debug build takes
@@ -42,7 +43,7 @@ pub(crate) fn mooring() -> Command {
             scratch.path(),
             &format!(
                 "- guest: set-metadata\n  config: {{labels: {{a: b}}}}\n- guest: {}\n",
-                fixture_guest("hostile").display()
+                fixture_guest(mooring_test_guests::HOSTILE).display()
             ),
         );
         let status = bare_command()
@@ -160,7 +161,9 @@ pub(crate) fn write_pipeline(dir: &Path, steps: &str) -> PathBuf {
     path
 }
 
-/// A tool from PATH, or `None` after saying why the test is skipped.
+/// A tool from PATH. Outside CI a missing tool skips the test, saying so;
+/// with `MOORING_REQUIRE_TOOLS=1` (which `.ci/run` sets) it fails it, so a
+/// CI machine without kpt or kubectl can never pass by skipping.
 pub(crate) fn tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH")
         .into_iter()
@@ -168,6 +171,10 @@ pub(crate) fn tool(name: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file());
     if found.is_none() {
+        assert!(
+            std::env::var_os("MOORING_REQUIRE_TOOLS").is_none_or(|v| v != "1"),
+            "`{name}` is not on PATH, and MOORING_REQUIRE_TOOLS=1 says this run must use it"
+        );
         eprintln!("SKIPPED: `{name}` is not on PATH; install it to run this test");
     }
     found
@@ -216,7 +223,7 @@ pub(crate) fn refused_in(bundle: &Path, steps: &str, code: i32, needles: &[&str]
 pub(crate) fn hostile(mode: &str) -> String {
     format!(
         "- name: hostile-{mode}\n  guest: {}\n  config: {{mode: {mode}}}\n  limits: {{timeout: 1s, memory: 64Mi}}\n",
-        fixture_guest("hostile").display()
+        fixture_guest(mooring_test_guests::HOSTILE).display()
     )
 }
 

@@ -1,0 +1,173 @@
+//! The command line, as clap definitions: doc comments are the help.
+
+use std::path::{Path, PathBuf};
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use mooring_engine::execute::{CredentialSource, NoCredentials};
+use mooring_engine::runtime::{Runtime, RuntimeOptions};
+use mooring_kube::store::FileStore;
+
+use crate::author::NewGuestArgs;
+use crate::exit::{EXIT_CODES, Failure, failed, input};
+use crate::kubeconfig::KubeconfigCommand;
+use crate::run::RunArgs;
+
+/// Runs sandboxed WebAssembly steps over Airship-style document bundles.
+#[derive(Debug, Parser)]
+#[command(name = "mooring", version, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// Where captured kubeconfigs are kept [default: $XDG_STATE_HOME/mooring/kubeconfigs, else ~/.local/state/mooring/kubeconfigs]
+    #[arg(
+        long,
+        global = true,
+        env = "MOORING_KUBECONFIG_STORE",
+        value_name = "DIR"
+    )]
+    pub(crate) kubeconfig_store: Option<PathBuf>,
+    /// Keep compiled guests in DIR [default: $XDG_CACHE_HOME/mooring, else ~/.cache/mooring]
+    #[arg(long, global = true, env = "MOORING_CACHE_DIR", value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Compile guests on every run instead of caching them
+    #[arg(long, global = true)]
+    pub(crate) no_cache: bool,
+    /// Say more on stderr: -v for mooring's detail, -vv for every library's (MOORING_LOG takes an env-filter)
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub(crate) verbose: u8,
+    /// Say less on stderr: no per-step summary, no notices, warnings and errors only
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+}
+
+impl GlobalArgs {
+    /// The WebAssembly runtime, with the compiled-guest cache unless it is off.
+    pub(crate) fn runtime(&self) -> Result<Runtime, Failure> {
+        let cache = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(|| {
+                let base = std::env::var_os("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| {
+                        std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache"))
+                    })?;
+                Some(base.join("mooring"))
+            })
+        };
+        Runtime::new(RuntimeOptions { cache }).map_err(|e| {
+            failed(anyhow::anyhow!("{e:#}").context("failed to start the WebAssembly runtime"))
+        })
+    }
+
+    /// Where granted steps read captured kubeconfigs from: the store, or
+    /// nothing when there is no place for one (a run that grants nothing
+    /// does not need one).
+    pub(crate) fn credentials(&self) -> Box<dyn CredentialSource + Sync> {
+        match self.store() {
+            Ok(store) => Box::new(store),
+            Err(_) => Box::new(NoCredentials),
+        }
+    }
+
+    /// The store of captured kubeconfigs; nothing is created until
+    /// something is stored.
+    pub(crate) fn store(&self) -> Result<FileStore, Failure> {
+        self.kubeconfig_store
+            .clone()
+            .or_else(FileStore::default_dir)
+            .map(FileStore::new)
+            .ok_or_else(|| {
+                input(anyhow::anyhow!(
+                    "no place for the kubeconfig store: set HOME or pass --kubeconfig-store DIR"
+                ))
+            })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run a pipeline over a bundle directory
+    ///
+    /// The result goes to stdout as a YAML stream unless --output or
+    /// --in-place is given; a summary of each step goes to stderr. Nothing is
+    /// written when any step fails.
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// Act as a KRM function: a ResourceList on stdin, a ResourceList on stdout
+    ///
+    /// The functionConfig names the work: a mooring.dev/v1alpha1 Pipeline, or
+    /// a ConfigMap with data.guest (and optional data.config, YAML text).
+    /// Use it with `kpt fn eval --exec "mooring fn"`, a Kptfile `exec:`, or as
+    /// a kustomize transformer.
+    #[command(after_help = EXIT_CODES)]
+    Fn,
+    /// List the built-in guests and the WIT version guests must be built against
+    Guests,
+    /// Create a guest crate: a step, a fixture bundle and a test that runs it
+    ///
+    /// The crate builds with `cargo build --target wasm32-wasip2 --release`
+    /// and its `cargo test` runs the step through this runtime.
+    NewGuest(NewGuestArgs),
+    /// Capture, persist, resolve and merge cluster kubeconfigs
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Kubeconfig(KubeconfigCommand),
+    /// Show what a component imports and exports, and whether mooring runs it
+    #[command(after_help = EXIT_CODES)]
+    Inspect {
+        /// The component (`.wasm`)
+        wasm: PathBuf,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn each_flag_parses() {
+        let cli = Cli::try_parse_from([
+            "mooring",
+            "run",
+            "b",
+            "--pipeline",
+            "p.yaml",
+            "--in-place",
+            "-q",
+        ])
+        .unwrap();
+        assert!(cli.global.quiet);
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.pipeline, Some(PathBuf::from("p.yaml")));
+        assert!(args.in_place);
+        let cli =
+            Cli::try_parse_from(["mooring", "--no-cache", "run", "b", "-o", "out", "-vv"]).unwrap();
+        assert!(cli.global.no_cache);
+        assert_eq!(cli.global.verbose, 2);
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(args.output, Some(PathBuf::from("out")));
+        let cli = Cli::try_parse_from(["mooring", "fn", "--cache-dir", "/c"]).unwrap();
+        assert_eq!(cli.global.cache_dir, Some(PathBuf::from("/c")));
+        assert!(Cli::try_parse_from(["mooring", "run", "b", "-o", "x", "--in-place"]).is_err());
+        assert!(Cli::try_parse_from(["mooring", "run"]).is_err());
+        assert!(Cli::try_parse_from(["mooring", "-q", "-v", "guests"]).is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! A plugin author's commands: `mooring new-guest` and `mooring inspect`.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use clap::Args;
+
+use mooring_engine::bindings::{WIT_PACKAGE, WIT_VERSION};
+use mooring_engine::digest::sha256_hex;
+
+use crate::args::GlobalArgs;
+use crate::exit::{Failure, input};
+use crate::template;
+
+#[derive(Debug, Args)]
+pub(crate) struct NewGuestArgs {
+    /// The guest's crate name (lowercase, `-` and `_` allowed)
+    pub(crate) name: String,
+    /// Where to create the crate [default: ./NAME]
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+    /// The mooring-guest SDK to depend on [default: guest/sdk of the source tree mooring was built from]
+    #[arg(long, value_name = "PATH")]
+    pub(crate) sdk: Option<PathBuf>,
+}
+
+pub(crate) fn new_guest(args: &NewGuestArgs) -> Result<(), Failure> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
+    let sdk = args.sdk.clone().unwrap_or_else(template::default_sdk);
+    let files = template::new_guest(&args.name, &dir, &sdk).map_err(input)?;
+    let mut out = io::stdout().lock();
+    for file in &files {
+        let _ = writeln!(out, "created {}", file.display());
+    }
+    let _ = writeln!(
+        out,
+        "\nNext:\n  cd {}\n  cargo build --target wasm32-wasip2 --release\n  MOORING_BIN={} cargo test",
+        dir.display(),
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "mooring".to_owned())
+    );
+    Ok(())
+}
+
+pub(crate) fn inspect(global: &GlobalArgs, wasm: &Path) -> Result<(), Failure> {
+    let bytes = std::fs::read(wasm)
+        .map_err(|e| input(anyhow!(e).context(format!("failed to read {}", wasm.display()))))?;
+    let runtime = global.runtime()?;
+    let name = wasm.display().to_string();
+    let inspection = runtime.inspect(&name, &bytes).map_err(input)?;
+    let mut out = io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{name}: {} bytes, sha256 {}",
+        bytes.len(),
+        sha256_hex(&bytes)
+    );
+    let _ = writeln!(out, "exports:");
+    for export in &inspection.exports {
+        let _ = writeln!(out, "  {export}");
+    }
+    let _ = writeln!(out, "imports:");
+    for import in &inspection.imports {
+        let _ = writeln!(out, "  {import}");
+    }
+    let _ = out.flush();
+    match inspection.verdict {
+        Ok(()) => {
+            let _ = writeln!(out, "matches {WIT_PACKAGE}@{WIT_VERSION}: mooring runs it");
+            Ok(())
+        }
+        Err(e) => Err(input(e)),
+    }
+}

@@ -1,0 +1,56 @@
+//! Exit codes: what each failure means for the operator's script.
+
+use mooring_engine::session;
+use mooring_kube::lifecycle::LifecycleError;
+
+/// What every command's help says about its exit status.
+pub(crate) const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the run failed: a step failed (trap, timeout, memory, invalid output),
+     a step reported an error result, or the result could not be written;
+     the bundle is left untouched
+  2  usage or input error: bad flags, an unreadable bundle or pipeline, an
+     unknown or mismatched guest";
+
+/// An error and the exit code it maps to.
+pub(crate) struct Failure {
+    pub(crate) code: u8,
+    pub(crate) error: anyhow::Error,
+}
+
+/// Exit 2: the operator's input is wrong.
+pub(crate) fn input(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: 2,
+        error: error.into(),
+    }
+}
+
+/// Exit 1: the work failed.
+pub(crate) fn failed(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: 1,
+        error: error.into(),
+    }
+}
+
+impl From<session::RunError> for Failure {
+    fn from(error: session::RunError) -> Self {
+        if error.is_input_error() {
+            input(error)
+        } else {
+            failed(error)
+        }
+    }
+}
+
+impl From<LifecycleError> for Failure {
+    fn from(error: LifecycleError) -> Self {
+        if error.is_input_error() {
+            input(error)
+        } else {
+            failed(error)
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! `mooring kubeconfig`: capture, resolve and merge cluster kubeconfigs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use clap::{Args, Subcommand};
+
+use mooring_engine::bundle::Bundle;
+use mooring_engine::limits;
+use mooring_kube::client::Wait;
+use mooring_kube::file::to_yaml;
+use mooring_kube::lifecycle;
+use mooring_kube::resolve::{Resolver, ResolverOptions, Site};
+
+use crate::args::GlobalArgs;
+use crate::exit::{EXIT_CODES, Failure, failed, input};
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KubeconfigCommand {
+    /// Capture clusters' kubeconfigs and persist them in the store
+    ///
+    /// A cluster whose ClusterMap entry has a clusterAPI source (or, in the
+    /// older schema, dynamicKubeConf) is read from the Secret
+    /// <name>-kubeconfig in its parent, waiting for it to appear; any other
+    /// from its first working source. Run it for the ephemeral cluster's
+    /// children before the ephemeral cluster is deleted.
+    #[command(after_help = EXIT_CODES)]
+    Capture {
+        /// The clusters to capture (keys of the ClusterMap)
+        #[arg(required_unless_present = "children_of")]
+        clusters: Vec<String>,
+        /// Capture every cluster whose parent is CLUSTER
+        #[arg(long, value_name = "CLUSTER")]
+        children_of: Option<String>,
+        #[command(flatten)]
+        site: SiteArgs,
+    },
+    /// Print clusters' kubeconfigs merged into one, like `airshipctl cluster get-kubeconfig`
+    ///
+    /// Each cluster's sources are tried in ClusterMap order, then the store;
+    /// stderr says which source won and why the others failed.
+    #[command(after_help = EXIT_CODES)]
+    Get {
+        /// The clusters [default: every cluster of the ClusterMap]
+        clusters: Vec<String>,
+        /// Set current-context [default: the cluster, when exactly one is asked for]
+        #[arg(long, value_name = "CONTEXT")]
+        current_context: Option<String>,
+        /// Write to FILE (mode 0600, replaced atomically) instead of stdout
+        #[arg(short, long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Merge into FILE's existing entries instead of replacing it
+        #[arg(long, requires = "file")]
+        merge: bool,
+        #[command(flatten)]
+        site: SiteArgs,
+    },
+    /// Merge kubeconfig files into one on stdout
+    ///
+    /// Entries named alike are replaced where they stand by later files, new
+    /// ones appended; nothing is dropped or reordered.
+    #[command(after_help = EXIT_CODES)]
+    Merge {
+        /// The kubeconfig files, in order
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Set current-context [default: the first file's]
+        #[arg(long, value_name = "CONTEXT")]
+        current_context: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SiteArgs {
+    /// The bundle holding the site's ClusterMap (and KubeConfig document)
+    #[arg(short, long, value_name = "DIR")]
+    pub(crate) bundle: PathBuf,
+    /// Wait at most this long for a Secret [default: the ClusterMap source's timeout, else 30s]
+    #[arg(long, value_name = "DURATION", value_parser = limits::parse_duration)]
+    pub(crate) timeout: Option<Duration>,
+    /// Look for a Secret this often
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = limits::parse_duration)]
+    pub(crate) interval: Duration,
+    /// Also keep kubeconfigs as Secrets mooring-kubeconfig-<cluster> in NAMESPACE of CLUSTER: capture writes them, get reads them after the file store
+    #[arg(long, value_name = "CLUSTER/NAMESPACE", value_parser = cluster_namespace)]
+    pub(crate) secret_store: Option<(String, String)>,
+}
+
+fn cluster_namespace(text: &str) -> Result<(String, String), String> {
+    match text.split_once('/') {
+        Some((cluster, namespace)) if !cluster.is_empty() && !namespace.is_empty() => {
+            Ok((cluster.to_owned(), namespace.to_owned()))
+        }
+        _ => Err("want CLUSTER/NAMESPACE, for example target-cluster/mooring".to_owned()),
+    }
+}
+
+pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Result<(), Failure> {
+    let site_args = match command {
+        KubeconfigCommand::Merge {
+            files,
+            current_context,
+        } => {
+            let merged = lifecycle::merge(files, current_context.as_deref())?;
+            return output::stdout(to_yaml(&merged).as_bytes());
+        }
+        KubeconfigCommand::Capture { site, .. } | KubeconfigCommand::Get { site, .. } => site,
+    };
+    let bundle = Bundle::load(&site_args.bundle).map_err(input)?;
+    let site = Site::from_bundle(&bundle).map_err(input)?;
+    let store = global.store()?;
+    let options = ResolverOptions {
+        store: Some(&store),
+        home: std::env::var_os("HOME").map(PathBuf::from),
+        wait: site_args.timeout.map(|timeout| Wait {
+            timeout,
+            interval: site_args.interval,
+        }),
+        request_timeout: Duration::from_secs(10),
+        secret_store: site_args.secret_store.clone(),
+    };
+    let resolver = Resolver::new(&site, options);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| failed(anyhow!(e).context("failed to start the async runtime")))?;
+    runtime.block_on(async {
+        match command {
+            KubeconfigCommand::Capture {
+                clusters,
+                children_of,
+                ..
+            } => {
+                let captured =
+                    lifecycle::capture(&site, &resolver, &store, clusters, children_of.as_deref())
+                        .await?;
+                for c in captured {
+                    eprintln!(
+                        "mooring: {}: captured from {}; stored in {}",
+                        c.cluster,
+                        c.source,
+                        c.stored.display()
+                    );
+                    if let Some(place) = c.also_in {
+                        eprintln!("mooring: {}: also stored in {place}", c.cluster);
+                    }
+                }
+                Ok(())
+            }
+            KubeconfigCommand::Get {
+                clusters,
+                current_context,
+                file,
+                merge,
+                ..
+            } => {
+                // Merging into the file airshipctl users keep their
+                // kubeconfig in must not truncate it first (airshipctl #495).
+                let existing = match file {
+                    Some(file) if *merge && file.exists() => Some(lifecycle::read(file)?),
+                    _ => None,
+                };
+                let report = lifecycle::get(
+                    &site,
+                    &resolver,
+                    clusters,
+                    current_context.as_deref(),
+                    existing.as_ref(),
+                )
+                .await?;
+                for found in &report.found {
+                    let tried: Vec<String> = found
+                        .failed
+                        .iter()
+                        .map(|a| format!("{}: {}", a.source, a.error))
+                        .collect();
+                    if tried.is_empty() {
+                        eprintln!("mooring: {}: from {}", found.cluster, found.source);
+                    } else {
+                        eprintln!(
+                            "mooring: {}: from {} (after {})",
+                            found.cluster,
+                            found.source,
+                            tried.join("; ")
+                        );
+                    }
+                }
+                match file {
+                    None => output::stdout(to_yaml(&report.kubeconfig).as_bytes()),
+                    Some(file) => {
+                        lifecycle::write(file, &report.kubeconfig)?;
+                        eprintln!("mooring: wrote {} (mode 0600)", file.display());
+                        Ok(())
+                    }
+                }
+            }
+            KubeconfigCommand::Merge { .. } => Ok(()),
+        }
+    })
+}

@@ -1,0 +1,60 @@
+//! What the library reports through `tracing` reaches stderr here: its
+//! notices (waiting for a lock, for a Secret) as `mooring: ...` lines, and
+//! with `-v` (or `MOORING_LOG`, an `EnvFilter` such as `kube=debug`) the
+//! detail of every crate, the Kubernetes client's requests included.
+
+use std::fmt;
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Sends events to stderr: `-q` shows warnings only, the default adds
+/// mooring's notices, `-v` mooring's debug detail, `-vv` every crate's.
+pub(crate) fn init(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "warn,mooring=info,mooring_engine=info,mooring_kube=info",
+        (false, 1) => "warn,mooring=debug,mooring_engine=debug,mooring_kube=debug",
+        (false, _) => "debug",
+    };
+    let filter = std::env::var("MOORING_LOG")
+        .ok()
+        .and_then(|spec| EnvFilter::try_new(spec).ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .event_format(Plain)
+        .try_init();
+}
+
+/// `mooring: message`, `mooring: warning: ...`, and for debug detail the
+/// event's target, so a kube request reads as such.
+struct Plain;
+
+impl<S, N> FormatEvent<S, N> for Plain
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        write!(writer, "mooring: ")?;
+        match *meta.level() {
+            Level::ERROR => write!(writer, "error: ")?,
+            Level::WARN => write!(writer, "warning: ")?,
+            Level::DEBUG | Level::TRACE => write!(writer, "{}: ", meta.target())?,
+            Level::INFO => {}
+        }
+        ctx.format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}

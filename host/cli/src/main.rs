@@ -1,0 +1,40 @@
+//! The `mooring` binary: parse the command line, call the library, print
+//! what it reports, and map failures to exit codes. The work is done by
+//! `mooring-engine` (bundles, pipelines, the sandbox) and `mooring-kube`
+//! (the kubeconfig lifecycle).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod args;
+mod author;
+mod exit;
+mod krm_fn;
+mod kubeconfig;
+mod logging;
+mod output;
+mod run;
+mod template;
+
+use args::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.global.verbose, cli.global.quiet);
+    let result = match &cli.command {
+        Command::Run(args) => run::run(&cli.global, args),
+        Command::Fn => krm_fn::krm_function(&cli.global),
+        Command::Guests => output::print_guests(),
+        Command::NewGuest(args) => author::new_guest(args),
+        Command::Inspect { wasm } => author::inspect(&cli.global, wasm),
+        Command::Kubeconfig(command) => kubeconfig::kubeconfig(&cli.global, command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("mooring: error: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+    }
+}

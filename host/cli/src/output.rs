@@ -1,0 +1,95 @@
+//! What the binary prints: results to stdout, summaries to stderr.
+
+use std::io::{self, IsTerminal, Write};
+
+use anyhow::anyhow;
+use mooring_engine::bindings::{WIT_PACKAGE, WIT_VERSION};
+use mooring_engine::capabilities::log::LogLevel;
+use mooring_engine::execute::Outcome;
+use mooring_engine::{guests, limits};
+
+use crate::exit::{Failure, failed};
+
+/// Writes `bytes` to stdout; a reader that went away is not an error.
+pub(crate) fn stdout(bytes: &[u8]) -> Result<(), Failure> {
+    let mut stdout = io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|e| failed(anyhow!(e).context("failed to write to stdout"))),
+    }
+}
+
+/// One line per step, then its log lines and results.
+pub(crate) fn summary(outcome: &Outcome, err: &mut dyn Write) {
+    for step in &outcome.steps {
+        let _ = writeln!(
+            err,
+            "{} ({}): {} seen, {} changed, {} added, {} removed, {} result(s) [{:.1} ms]",
+            step.step,
+            step.guest,
+            step.seen,
+            step.changed,
+            step.added,
+            step.removed,
+            step.results,
+            step.elapsed.as_secs_f64() * 1e3
+        );
+        for line in &step.log.lines {
+            let level = match line.level {
+                LogLevel::Debug => "debug",
+                LogLevel::Info => "info",
+                LogLevel::Warn => "warn",
+                LogLevel::Error => "error",
+            };
+            let fields: String = line
+                .fields
+                .iter()
+                .map(|(k, v)| format!(" {k}={v}"))
+                .collect();
+            let _ = writeln!(err, "  [{}] {level}: {}{fields}", step.step, line.message);
+        }
+        if step.log.dropped > 0 {
+            let _ = writeln!(
+                err,
+                "  [{}] ({} more log lines dropped)",
+                step.step, step.log.dropped
+            );
+        }
+        for result in outcome.results.iter().filter(|r| r.step == step.step) {
+            let about = result
+                .document
+                .as_ref()
+                .map(|d| format!("{d}: "))
+                .unwrap_or_default();
+            let field = result
+                .field
+                .as_ref()
+                .map(|f| format!(" (field {f})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                err,
+                "  {}: {about}{}{field}",
+                result.severity.as_str(),
+                result.message
+            );
+        }
+    }
+}
+
+/// `mooring guests`: the built-ins, the WIT version and the default limits.
+pub(crate) fn print_guests() -> Result<(), Failure> {
+    let mut text = format!(
+        "WIT world: {WIT_PACKAGE}@{WIT_VERSION} (world `step`)\nDefault limits per step: {}\n\nBuilt-in guests:\n",
+        limits::Limits::default()
+    );
+    let width = guests::standard().map(|g| g.name.len()).max().unwrap_or(0);
+    for guest in guests::standard() {
+        text.push_str(&format!("  {:width$}  {}\n", guest.name, guest.description));
+    }
+    if io::stdout().is_terminal() {
+        text.push_str(
+            "\nA pipeline step names one with `guest: <name>`, or a component with `guest: path/to/step.wasm`.\n",
+        );
+    }
+    stdout(text.as_bytes())
+}

@@ -1,0 +1,675 @@
+//! A document bundle: a directory tree of YAML files, loaded so that it can
+//! be written back byte for byte where nothing changed.
+//!
+//! Every `.yaml`/`.yml` file below the root is read (hidden entries such as
+//! `.git` are skipped) and cut into documents ([`crate::yaml`]). Other files
+//! are carried along untouched. Writing back re-serializes only documents a
+//! step changed or added; every other byte of every file stays as it was,
+//! comments included. Each file is replaced atomically (temporary file in the
+//! same directory, then rename), and nothing is written until the caller has
+//! a complete, successful result.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::atomic::{self, Mode, STAGED_PREFIX};
+use crate::document::{DocId, Document, Origin};
+use crate::yaml::{self, YamlError};
+
+/// Why a bundle could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// The bundle root is missing or not a directory.
+    #[error("bundle directory {0} does not exist or is not a directory")]
+    NotADirectory(PathBuf),
+    /// An I/O error on a named file.
+    #[error("failed to {action} {path}")]
+    Io {
+        /// What was being done (`read`, `write`, ...).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A file that is not UTF-8.
+    #[error(
+        "{path}:{line}:{column}: the file is not valid UTF-8; YAML files must be UTF-8 encoded"
+    )]
+    NotUtf8 {
+        /// Bundle-relative path.
+        path: String,
+        /// 1-based line of the first invalid byte.
+        line: usize,
+        /// 1-based column (in bytes) of the first invalid byte.
+        column: usize,
+    },
+    /// A YAML syntax or shape error.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// A symbolic link pointing outside the bundle.
+    #[error(
+        "{path} is a symbolic link to {target}, outside the bundle; mooring refuses links that leave the bundle directory"
+    )]
+    SymlinkEscapes {
+        /// Bundle-relative path of the link.
+        path: String,
+        /// Where it points.
+        target: PathBuf,
+    },
+    /// A YAML file over [`MAX_FILE_BYTES`].
+    #[error(
+        "{path}: the file is {} MiB; mooring reads YAML files of at most {} MiB (split it into several files)",
+        format!("{:.1}", *.size as f64 / 1048576.0),
+        MAX_FILE_BYTES >> 20
+    )]
+    TooLarge {
+        /// Bundle-relative path.
+        path: String,
+        /// Its size in bytes.
+        size: u64,
+    },
+    /// `--output` names a directory that already has files in it.
+    #[error("output directory {0} is not empty; name a new or empty directory")]
+    OutputNotEmpty(PathBuf),
+}
+
+/// The largest YAML file a bundle may hold. With the parser's own budget
+/// (see [`crate::yaml`]) it bounds the memory a hostile bundle can cost.
+pub const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// A loaded bundle.
+#[derive(Debug)]
+pub struct Bundle {
+    root: PathBuf,
+    files: Vec<SourceFile>,
+    /// Bundle-relative paths of the non-YAML files.
+    other_files: Vec<String>,
+    /// Staged files left by a killed in-place run.
+    stale: Vec<PathBuf>,
+    documents: Vec<Document>,
+    /// Each document's original chunk: its text and where it starts.
+    raw: HashMap<DocId, yaml::Chunk>,
+}
+
+#[derive(Debug)]
+struct SourceFile {
+    path: String,
+    text: String,
+    pieces: Vec<Piece>,
+}
+
+/// A file is a sequence of documents and the text between them.
+#[derive(Debug)]
+enum Piece {
+    Document(DocId),
+    Text(String),
+}
+
+impl Bundle {
+    /// Reads every YAML file below `root`.
+    pub fn load(root: &Path) -> Result<Bundle, BundleError> {
+        if !root.is_dir() {
+            return Err(BundleError::NotADirectory(root.to_owned()));
+        }
+        let canonical_root = fs::canonicalize(root).map_err(io_error("resolve", root))?;
+        let mut listing = Listing::default();
+        walk(&canonical_root, root, "", &mut listing)?;
+        let yaml_paths = listing.yaml;
+
+        let mut bundle = Bundle {
+            root: root.to_owned(),
+            files: Vec::new(),
+            other_files: listing.other,
+            stale: listing.stale,
+            documents: Vec::new(),
+            raw: HashMap::new(),
+        };
+        for path in yaml_paths {
+            let file = root.join(&path);
+            let size = fs::metadata(&file).map_err(io_error("read", &file))?.len();
+            if size > MAX_FILE_BYTES {
+                return Err(BundleError::TooLarge { path, size });
+            }
+            let bytes = fs::read(&file).map_err(io_error("read", &file))?;
+            bundle.add_file(path, bytes)?;
+        }
+        Ok(bundle)
+    }
+
+    /// The bundle's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Every document, in file order then position within the file.
+    pub fn documents(&self) -> &[Document] {
+        &self.documents
+    }
+
+    /// A loaded document's original chunk: its `---` line, leading
+    /// comments and body, and the line it starts on.
+    pub fn original_chunk(&self, id: DocId) -> Option<&yaml::Chunk> {
+        self.raw.get(&id)
+    }
+
+    fn add_file(&mut self, path: String, bytes: Vec<u8>) -> Result<(), BundleError> {
+        let text = String::from_utf8(bytes).map_err(|error| {
+            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+            let column =
+                valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+            BundleError::NotUtf8 {
+                path: path.clone(),
+                line,
+                column,
+            }
+        })?;
+        let mut pieces = Vec::new();
+        let mut index = 0;
+        for chunk in yaml::split(&text) {
+            match yaml::parse(&path, &chunk)? {
+                Some(content) => {
+                    let id = self.documents.len() as DocId;
+                    self.documents.push(Document {
+                        id,
+                        path: path.clone(),
+                        content,
+                        origin: Some(Origin {
+                            path: path.clone(),
+                            line: yaml::first_content_line(&chunk),
+                            index,
+                        }),
+                        modified: false,
+                    });
+                    self.raw.insert(id, chunk);
+                    pieces.push(Piece::Document(id));
+                    index += 1;
+                }
+                None => pieces.push(Piece::Text(chunk.text)),
+            }
+        }
+        self.files.push(SourceFile { path, text, pieces });
+        Ok(())
+    }
+
+    /// The files a result changes: new text, or `None` for a file to delete.
+    pub fn render(&self, result: &[Document]) -> BTreeMap<String, Option<String>> {
+        let by_id: HashMap<DocId, &Document> = result.iter().map(|d| (d.id, d)).collect();
+        let mut changes = BTreeMap::new();
+        let mut placed: HashSet<DocId> = HashSet::new();
+
+        for file in &self.files {
+            let mut text = String::new();
+            let mut has_documents = false;
+            for piece in &file.pieces {
+                match piece {
+                    Piece::Text(t) => text.push_str(t),
+                    Piece::Document(id) => {
+                        let Some(doc) = by_id.get(id).filter(|d| d.path == file.path) else {
+                            continue; // deleted or moved away
+                        };
+                        let raw = &self.raw[id].text;
+                        if doc.modified {
+                            text.push_str(&leading_lines(raw));
+                            text.push_str(&yaml::to_yaml(&doc.content));
+                        } else {
+                            text.push_str(raw);
+                        }
+                        placed.insert(*id);
+                        has_documents = true;
+                    }
+                }
+            }
+            for doc in result.iter().filter(|d| d.path == file.path) {
+                if placed.insert(doc.id) {
+                    append_document(&mut text, doc);
+                    has_documents = true;
+                }
+            }
+            let had_documents = file.pieces.iter().any(|p| matches!(p, Piece::Document(_)));
+            if had_documents && !has_documents {
+                changes.insert(file.path.clone(), None);
+            } else if text != file.text {
+                changes.insert(file.path.clone(), Some(text));
+            }
+        }
+
+        let mut new_files: BTreeMap<&str, String> = BTreeMap::new();
+        for doc in result.iter().filter(|d| !placed.contains(&d.id)) {
+            append_document(new_files.entry(&doc.path).or_default(), doc);
+        }
+        changes.extend(new_files.into_iter().map(|(p, t)| (p.to_owned(), Some(t))));
+        changes
+    }
+
+    /// The result as one YAML stream, each document after a `---` line;
+    /// unchanged documents keep their original text.
+    pub fn stream(&self, result: &[Document]) -> String {
+        let mut out = String::new();
+        for doc in result {
+            match self.raw.get(&doc.id).filter(|_| !doc.modified) {
+                Some(yaml::Chunk { text: raw, .. }) => {
+                    if !yaml::split(raw)[0].text.starts_with("---") {
+                        out.push_str("---\n");
+                    }
+                    out.push_str(raw);
+                    if !raw.ends_with('\n') {
+                        out.push('\n');
+                    }
+                }
+                None => {
+                    out.push_str("---\n");
+                    out.push_str(&yaml::to_yaml(&doc.content));
+                }
+            }
+        }
+        out
+    }
+
+    /// Applies `changes` to the bundle directory itself. Every new file is
+    /// written and flushed beside its target first; only when all of them
+    /// are ready is each renamed over its target (and deleted files
+    /// removed), so a failure while writing (a full disk, a read-only
+    /// directory) changes nothing, and a crash leaves each file old or new.
+    /// Files in `private` (see [`private_files`]) are written 0600.
+    pub fn write_in_place(
+        &self,
+        changes: &BTreeMap<String, Option<String>>,
+        private: &BTreeSet<String>,
+    ) -> Result<(), BundleError> {
+        let mut staged = Vec::new();
+        for (path, text) in changes {
+            if let Some(text) = text {
+                let target = self.root.join(path);
+                let mode = if private.contains(path) {
+                    Mode::Private
+                } else {
+                    Mode::Keep
+                };
+                staged.push(
+                    atomic::stage(&target, text.as_bytes(), mode)
+                        .map_err(io_error("stage a new version of", &target))?,
+                );
+            }
+        }
+        for file in staged {
+            let target = file.target().to_owned();
+            file.commit().map_err(io_error("replace", &target))?;
+        }
+        for (path, _) in changes.iter().filter(|(_, text)| text.is_none()) {
+            let target = self.root.join(path);
+            fs::remove_file(&target).map_err(io_error("remove", &target))?;
+        }
+        for leftover in &self.stale {
+            let _ = fs::remove_file(leftover);
+        }
+        Ok(())
+    }
+
+    /// Takes the bundle's lock for an in-place run: an advisory lock on the
+    /// bundle directory itself, so no file is added to the bundle. A second
+    /// run waits for the first, after `waiting` is called, so two runs never
+    /// interleave their reads and writes. Held until dropped, or until the
+    /// process dies.
+    pub fn lock(root: &Path, waiting: impl FnOnce()) -> Result<fs::File, BundleError> {
+        if !root.is_dir() {
+            return Err(BundleError::NotADirectory(root.to_owned()));
+        }
+        let path = root.to_owned();
+        let file = fs::File::open(&path).map_err(io_error("open", &path))?;
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(fs::TryLockError::WouldBlock) => waiting(),
+            Err(fs::TryLockError::Error(e)) => return Err(io_error("lock", &path)(e)),
+        }
+        file.lock().map_err(io_error("lock", &path))?;
+        Ok(file)
+    }
+
+    /// Writes the whole resulting bundle, YAML and other files, to `dir`,
+    /// which must not exist or be empty. The tree is built beside `dir` and
+    /// renamed into place, so `dir` appears complete or not at all.
+    pub fn write_to(
+        &self,
+        dir: &Path,
+        changes: &BTreeMap<String, Option<String>>,
+        private: &BTreeSet<String>,
+    ) -> Result<(), BundleError> {
+        if dir.exists() {
+            let mut entries = fs::read_dir(dir).map_err(io_error("read", dir))?;
+            if entries.next().is_some() {
+                return Err(BundleError::OutputNotEmpty(dir.to_owned()));
+            }
+        }
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent).map_err(io_error("create", &parent))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".mooring-output-")
+            .tempdir_in(&parent)
+            .map_err(io_error("create a staging directory in", &parent))?;
+
+        let write = |path: &str, bytes: &[u8]| -> Result<(), BundleError> {
+            let target = staging.path().join(path);
+            if let Some(parent) = target.parent() {
+                fs::create_dir_all(parent).map_err(io_error("create", parent))?;
+            }
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            if private.contains(path) {
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            }
+            options
+                .open(&target)
+                .and_then(|mut file| file.write_all(bytes))
+                .map_err(io_error("write", &target))
+        };
+        for file in &self.files {
+            match changes.get(&file.path) {
+                Some(Some(text)) => write(&file.path, text.as_bytes())?,
+                Some(None) => {}
+                None => write(&file.path, file.text.as_bytes())?,
+            }
+        }
+        for (path, text) in changes {
+            if let Some(text) = text
+                .as_ref()
+                .filter(|_| !self.files.iter().any(|f| &f.path == path))
+            {
+                write(path, text.as_bytes())?;
+            }
+        }
+        for path in &self.other_files {
+            let source = self.root.join(path);
+            let bytes = fs::read(&source).map_err(io_error("read", &source))?;
+            write(path, &bytes)?;
+        }
+        let staged = staging.keep();
+        fs::rename(&staged, dir).map_err(|source| {
+            let _ = fs::remove_dir_all(&staged);
+            BundleError::Io {
+                action: "move the finished output into",
+                path: dir.to_owned(),
+                source,
+            }
+        })
+    }
+}
+
+/// Wraps an I/O error with what was being done to which file.
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> BundleError {
+    let path = path.to_owned();
+    move |source| BundleError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Checks a path a step gave a document: relative, inside the bundle, a
+/// YAML file, and not hidden.
+pub fn check_document_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("the path is empty".to_owned());
+    }
+    // Checked on the raw segments: `Path::components` would quietly drop `.`.
+    let segments: Vec<&str> = path.split('/').collect();
+    if path.contains('\\')
+        || segments
+            .iter()
+            .any(|s| s.is_empty() || *s == "." || *s == "..")
+    {
+        return Err(format!(
+            "path {path:?} must be relative and `/`-separated, without empty, `.` or `..` segments"
+        ));
+    }
+    if segments.iter().any(|s| s.starts_with('.')) {
+        return Err(format!("path {path:?} names a hidden file or directory"));
+    }
+    if !(path.ends_with(".yaml") || path.ends_with(".yml")) {
+        return Err(format!("path {path:?} must end in .yaml or .yml"));
+    }
+    Ok(())
+}
+
+/// What [`walk`] finds.
+#[derive(Default)]
+struct Listing {
+    yaml: Vec<String>,
+    other: Vec<String>,
+    /// Staged files a killed in-place run left behind.
+    stale: Vec<PathBuf>,
+}
+
+/// Lists YAML and other files below `dir`, sorted, refusing links that leave
+/// the bundle. Links inside the bundle are not followed: their targets are
+/// read under their own paths.
+fn walk(
+    canonical_root: &Path,
+    dir: &Path,
+    prefix: &str,
+    listing: &mut Listing,
+) -> Result<(), BundleError> {
+    let mut entries = fs::read_dir(dir)
+        .map_err(io_error("read directory", dir))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_error("read directory", dir))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if name.starts_with(STAGED_PREFIX) {
+            listing.stale.push(path);
+            continue;
+        }
+        if name.starts_with('.') {
+            continue;
+        }
+        let relative = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let file_type = entry.file_type().map_err(io_error("inspect", &path))?;
+        if file_type.is_symlink() {
+            let target = fs::canonicalize(&path)
+                .unwrap_or_else(|_| fs::read_link(&path).unwrap_or_default());
+            if !target.starts_with(canonical_root) {
+                return Err(BundleError::SymlinkEscapes {
+                    path: relative,
+                    target,
+                });
+            }
+        } else if file_type.is_dir() {
+            walk(canonical_root, &path, &relative, listing)?;
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            listing.yaml.push(relative);
+        } else {
+            listing.other.push(relative);
+        }
+    }
+    Ok(())
+}
+
+/// The `---` line and comment lines that open a chunk, kept when the
+/// document below them is re-serialized.
+fn leading_lines(raw: &str) -> String {
+    let mut kept = String::new();
+    for line in raw.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed == "---"
+            || trimmed.starts_with("--- #")
+            || trimmed.starts_with('#')
+            || trimmed.is_empty()
+        {
+            kept.push_str(line);
+        } else {
+            break;
+        }
+    }
+    if !kept.is_empty() && !kept.ends_with('\n') {
+        kept.push('\n');
+    }
+    kept
+}
+
+fn append_document(text: &mut String, doc: &Document) {
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("---\n");
+    text.push_str(&yaml::to_yaml(&doc.content));
+}
+
+/// The files of `result` that hold credentials (a `KubeConfig` or a
+/// `Secret`): whatever else they hold, they are written readable by their
+/// owner only.
+pub fn private_files(result: &[Document]) -> BTreeSet<String> {
+    use mooring_model::Object;
+    result
+        .iter()
+        .filter(|d| matches!(d.kind(), "KubeConfig" | "Secret"))
+        .map(|d| d.path.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Bundle) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let target = dir.path().join(path);
+            fs::create_dir_all(target.parent().unwrap()).unwrap();
+            fs::write(target, text).unwrap();
+        }
+        let bundle = Bundle::load(dir.path()).unwrap();
+        (dir, bundle)
+    }
+
+    const SITE: &str = "# site header\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a # keep me\n---\n# about b\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {x: '1'}\n";
+
+    #[test]
+    fn unchanged_result_renders_no_changes_and_streams_original_bytes() {
+        let (_dir, bundle) = bundle_with(&[("site/cm.yaml", SITE), ("run.sh", "echo hi\n")]);
+        assert_eq!(bundle.documents().len(), 2);
+        assert!(bundle.render(bundle.documents()).is_empty());
+        let stream = bundle.stream(bundle.documents());
+        assert!(stream.contains("name: a # keep me"), "{stream}");
+        assert!(stream.contains("metadata: {name: b}"), "{stream}");
+    }
+
+    #[test]
+    fn only_the_changed_document_is_reserialized() {
+        let (_dir, bundle) = bundle_with(&[("cm.yaml", SITE)]);
+        let mut result = bundle.documents().to_vec();
+        result[1].content["data"]["x"] = "2".into();
+        result[1].modified = true;
+        let changes = bundle.render(&result);
+        let text = changes["cm.yaml"].as_deref().unwrap();
+        assert!(text.starts_with("# site header\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a # keep me\n---\n# about b\n"), "{text}");
+        assert!(
+            text.contains("x: '2'") || text.contains("x: \"2\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn deleting_every_document_removes_the_file_and_moves_land_in_new_files() {
+        let (_dir, bundle) = bundle_with(&[("cm.yaml", SITE)]);
+        let mut moved = bundle.documents()[0].clone();
+        moved.path = "moved/a.yaml".to_owned();
+        moved.modified = true;
+        let changes = bundle.render(&[moved]);
+        assert_eq!(changes["cm.yaml"], None);
+        assert!(
+            changes["moved/a.yaml"]
+                .as_deref()
+                .unwrap()
+                .starts_with("---\napiVersion: v1\n")
+        );
+    }
+
+    #[test]
+    fn write_in_place_replaces_files_and_keeps_others() {
+        let (dir, bundle) = bundle_with(&[("cm.yaml", SITE), ("other.yaml", "kind: A\n")]);
+        let mut result = bundle.documents().to_vec();
+        result.remove(0);
+        bundle
+            .write_in_place(&bundle.render(&result), &BTreeSet::new())
+            .unwrap();
+        let text = fs::read_to_string(dir.path().join("cm.yaml")).unwrap();
+        assert_eq!(
+            text,
+            "---\n# about b\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {x: '1'}\n"
+        );
+        assert_eq!(
+            fs::read_to_string(dir.path().join("other.yaml")).unwrap(),
+            "kind: A\n"
+        );
+    }
+
+    #[test]
+    fn write_to_creates_a_complete_copy_and_refuses_a_non_empty_target() {
+        let (dir, bundle) = bundle_with(&[("cm.yaml", SITE), ("scripts/run.sh", "echo hi\n")]);
+        let out = dir.path().join("out");
+        bundle
+            .write_to(&out, &BTreeMap::new(), &BTreeSet::new())
+            .unwrap();
+        assert_eq!(fs::read_to_string(out.join("cm.yaml")).unwrap(), SITE);
+        assert_eq!(
+            fs::read_to_string(out.join("scripts/run.sh")).unwrap(),
+            "echo hi\n"
+        );
+        let error = bundle
+            .write_to(&out, &BTreeMap::new(), &BTreeSet::new())
+            .unwrap_err();
+        assert!(matches!(error, BundleError::OutputNotEmpty(_)), "{error}");
+    }
+
+    #[test]
+    fn non_utf8_files_are_refused_with_a_position() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("bad.yaml"), b"a: 1\nb: \xff\n").unwrap();
+        let error = Bundle::load(dir.path()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "bad.yaml:2:4: the file is not valid UTF-8; YAML files must be UTF-8 encoded"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_out_of_the_bundle_are_refused() {
+        let (dir, _) = bundle_with(&[("a.yaml", "kind: A\n")]);
+        std::os::unix::fs::symlink("/etc", dir.path().join("escape")).unwrap();
+        let error = Bundle::load(dir.path()).unwrap_err();
+        assert!(
+            matches!(error, BundleError::SymlinkEscapes { .. }),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn document_paths_from_steps_must_stay_inside() {
+        assert!(check_document_path("site/a.yaml").is_ok());
+        for bad in [
+            "",
+            "/etc/x.yaml",
+            "../x.yaml",
+            "a/./b.yaml",
+            ".git/x.yaml",
+            "a.txt",
+            "a\\b.yaml",
+        ] {
+            assert!(check_document_path(bad).is_err(), "{bad}");
+        }
+    }
+}

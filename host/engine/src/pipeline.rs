@@ -1,0 +1,349 @@
+//! The pipeline document: which guests run, in what order, over which
+//! documents, with what configuration and limits.
+//!
+//! ```yaml
+//! apiVersion: mooring.dev/v1alpha1
+//! kind: Pipeline
+//! metadata:
+//!   name: default
+//! steps:
+//!   - name: mark-site                # optional; defaults to the guest's name
+//!     guest: set-metadata            # a built-in, or a path to a .wasm component
+//!     # sha256: 3f1c...              # pin for a .wasm path: refused if it differs
+//!     config:                        # anything; handed to the guest as JSON
+//!       labels: {airshipit.org/site: docker-test-site}
+//!     selector:                      # optional; every field given must match
+//!       kind: ClusterMap
+//!       labels: {airshipit.org/deploy-k8s: "false"}
+//!     limits: {timeout: 10s, memory: 256Mi}
+//!     grants:                        # optional; nothing is granted by default
+//!       credentials: [target-cluster] # captured kubeconfigs the step may read
+//! ```
+//!
+//! A pipeline lives in the bundle (any document of this kind; it is never
+//! handed to a step) or in a file given with `--pipeline`. Paths to `.wasm`
+//! files are relative to the pipeline file's directory.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::document::{Document, Object};
+pub use crate::guests::GuestRef;
+use crate::limits::Limits;
+use crate::yaml::{self, YamlError};
+
+/// The `apiVersion` of mooring's own documents.
+pub const API_VERSION: &str = "mooring.dev/v1alpha1";
+/// The `kind` of a pipeline document.
+pub const KIND: &str = "Pipeline";
+
+/// Why a pipeline document is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A YAML or schema error with a position.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// A schema error in a pipeline given as a value (a KRM functionConfig).
+    #[error("{source_name}: {message}")]
+    Invalid {
+        /// Where the pipeline came from.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The pipeline file could not be read.
+    #[error("failed to read pipeline file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A validated pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// `metadata.name`, or `pipeline`.
+    pub name: String,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// One step of a pipeline.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Unique within the pipeline.
+    pub name: String,
+    /// Which guest runs.
+    pub guest: GuestRef,
+    /// The guest's configuration (an object; `{}` when none was given).
+    pub config: Value,
+    /// Which documents the step sees.
+    pub selector: Selector,
+    /// Time and memory the step may use.
+    pub limits: Limits,
+    /// Capabilities beyond the sandbox.
+    pub grants: Grants,
+}
+
+/// What a step may reach beyond the sandbox. Nothing, unless listed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Clusters whose captured kubeconfig the step may read.
+    #[serde(default)]
+    pub credentials: Vec<String>,
+}
+
+pub use mooring_model::Selector;
+
+/// True for a mooring pipeline document, which steps never see.
+pub fn is_pipeline(doc: &Document) -> bool {
+    doc.api_version() == API_VERSION && doc.kind() == KIND
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PipelineSpec {
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    metadata: Map<String, Value>,
+    steps: Vec<StepSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepSpec {
+    name: Option<String>,
+    guest: String,
+    sha256: Option<String>,
+    #[serde(default)]
+    config: Value,
+    #[serde(default)]
+    selector: Selector,
+    #[serde(default)]
+    limits: Limits,
+    #[serde(default)]
+    grants: Grants,
+}
+
+impl Pipeline {
+    /// Reads a pipeline file; `.wasm` paths resolve against its directory.
+    pub fn from_file(path: &Path) -> Result<Pipeline, PipelineError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PipelineError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let chunk = yaml::Chunk {
+            text,
+            first_line: 1,
+        };
+        let base = path.parent().unwrap_or(Path::new(""));
+        Self::from_chunk(&path.display().to_string(), &chunk, base)
+    }
+
+    /// Parses a pipeline from one YAML chunk of a file named `source_name`.
+    pub fn from_chunk(
+        source_name: &str,
+        chunk: &yaml::Chunk,
+        base: &Path,
+    ) -> Result<Pipeline, PipelineError> {
+        let spec: PipelineSpec = yaml::from_chunk(source_name, chunk)?;
+        Self::from_spec(spec, base).map_err(|message| {
+            PipelineError::Yaml(YamlError {
+                path: source_name.to_owned(),
+                line: chunk.first_line,
+                column: 1,
+                message,
+            })
+        })
+    }
+
+    /// Builds a pipeline from an already-parsed value, such as a KRM
+    /// `functionConfig`; `.wasm` paths resolve against `base`.
+    pub fn from_value(
+        source_name: &str,
+        value: Value,
+        base: &Path,
+    ) -> Result<Pipeline, PipelineError> {
+        let invalid = |message: String| PipelineError::Invalid {
+            source_name: source_name.to_owned(),
+            message,
+        };
+        let spec: PipelineSpec =
+            serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+        Self::from_spec(spec, base).map_err(invalid)
+    }
+
+    /// A one-step pipeline, as named by `mooring fn`'s ConfigMap form.
+    pub fn single(guest: &str, config: Value, base: &Path) -> Result<Pipeline, String> {
+        let step = StepSpec {
+            name: None,
+            guest: guest.to_owned(),
+            sha256: None,
+            config,
+            selector: Selector::default(),
+            limits: Limits::default(),
+            grants: Grants::default(),
+        };
+        Self::build("pipeline".to_owned(), vec![step], base)
+    }
+
+    fn from_spec(spec: PipelineSpec, base: &Path) -> Result<Pipeline, String> {
+        if spec.api_version != API_VERSION || spec.kind != KIND {
+            return Err(format!(
+                "expected apiVersion {API_VERSION} and kind {KIND}, found {} {}",
+                spec.api_version, spec.kind
+            ));
+        }
+        let name = spec
+            .metadata
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("pipeline")
+            .to_owned();
+        Self::build(name, spec.steps, base)
+    }
+
+    fn build(name: String, specs: Vec<StepSpec>, base: &Path) -> Result<Pipeline, String> {
+        if specs.is_empty() {
+            return Err("the pipeline has no steps; list at least one under `steps:`".to_owned());
+        }
+        let mut names = HashSet::new();
+        let mut steps = Vec::with_capacity(specs.len());
+        for (index, spec) in specs.into_iter().enumerate() {
+            let at = format!("steps[{index}]");
+            let guest =
+                guest_ref(&spec.guest, spec.sha256, base).map_err(|e| format!("{at}: {e}"))?;
+            let config = match spec.config {
+                Value::Null => Value::Object(Map::new()),
+                Value::Object(map) => Value::Object(map),
+                _ => return Err(format!("{at}.config: must be a mapping")),
+            };
+            let mut step_name = spec.name.unwrap_or_else(|| default_step_name(&guest));
+            if !names.insert(step_name.clone()) {
+                step_name = format!("{step_name}-{}", index + 1);
+                if !names.insert(step_name.clone()) {
+                    return Err(format!("{at}.name: `{step_name}` is used by another step"));
+                }
+            }
+            steps.push(Step {
+                name: step_name,
+                guest,
+                config,
+                selector: spec.selector,
+                limits: spec.limits,
+                grants: spec.grants,
+            });
+        }
+        Ok(Pipeline { name, steps })
+    }
+}
+
+fn guest_ref(guest: &str, sha256: Option<String>, base: &Path) -> Result<GuestRef, String> {
+    if guest.is_empty() {
+        return Err("`guest` is empty; name a built-in guest or a .wasm file".to_owned());
+    }
+    if !guest.ends_with(".wasm") {
+        if sha256.is_some() {
+            return Err(format!(
+                "`sha256` pins a .wasm file, but `{guest}` is a built-in guest"
+            ));
+        }
+        return Ok(GuestRef::Builtin(guest.to_owned()));
+    }
+    if let Some(pin) = &sha256
+        && !(pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(format!(
+            "`sha256` must be 64 hexadecimal digits, found {pin:?}"
+        ));
+    }
+    Ok(GuestRef::File {
+        path: base.join(guest),
+        sha256: sha256.map(|s| s.to_ascii_lowercase()),
+    })
+}
+
+fn default_step_name(guest: &GuestRef) -> String {
+    match guest {
+        GuestRef::Builtin(name) => name.clone(),
+        GuestRef::File { path, .. } => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "step".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Pipeline, PipelineError> {
+        let chunk = yaml::Chunk {
+            text: text.to_owned(),
+            first_line: 5,
+        };
+        Pipeline::from_chunk("p.yaml", &chunk, Path::new("/bundle"))
+    }
+
+    const HEAD: &str = "apiVersion: mooring.dev/v1alpha1\nkind: Pipeline\nmetadata: {name: demo}\n";
+
+    #[test]
+    fn steps_get_names_guests_and_defaults() {
+        let p = parse(&format!(
+            "{HEAD}steps:\n- guest: set-metadata\n- guest: set-metadata\n  config: {{labels: {{a: b}}}}\n- guest: g/x.wasm\n  sha256: {}\n  limits: {{timeout: 2s}}\n",
+            "AB".repeat(32)
+        ))
+        .unwrap();
+        assert_eq!(p.name, "demo");
+        let names: Vec<_> = p.steps.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["set-metadata", "set-metadata-2", "x"]);
+        assert_eq!(p.steps[0].config, Value::Object(Map::new()));
+        assert_eq!(
+            p.steps[2].guest,
+            GuestRef::File {
+                path: PathBuf::from("/bundle/g/x.wasm"),
+                sha256: Some("ab".repeat(32))
+            }
+        );
+        assert_eq!(p.steps[2].limits.timeout, std::time::Duration::from_secs(2));
+        assert_eq!(p.steps[2].limits.memory, crate::limits::DEFAULT_MEMORY);
+    }
+
+    #[test]
+    fn mistakes_are_named_with_their_place() {
+        let typo = parse(&format!("{HEAD}steps:\n- guest: a\n  confg: {{}}\n")).unwrap_err();
+        assert!(typo.to_string().contains("confg"), "{typo}");
+        assert!(typo.to_string().starts_with("p.yaml:"), "{typo}");
+        let pin = parse(&format!("{HEAD}steps:\n- guest: a.wasm\n  sha256: nope\n")).unwrap_err();
+        assert!(
+            pin.to_string().contains("steps[0]: `sha256` must be 64"),
+            "{pin}"
+        );
+        let pin_builtin = parse(&format!(
+            "{HEAD}steps:\n- guest: a\n  sha256: {}\n",
+            "0".repeat(64)
+        ))
+        .unwrap_err();
+        assert!(
+            pin_builtin.to_string().contains("built-in"),
+            "{pin_builtin}"
+        );
+        let empty = parse(&format!("{HEAD}steps: []\n")).unwrap_err();
+        assert!(empty.to_string().contains("no steps"), "{empty}");
+        let kind = parse("apiVersion: v1\nkind: ConfigMap\nsteps: [{guest: a}]\n").unwrap_err();
+        assert!(kind.to_string().contains("expected apiVersion"), "{kind}");
+        let memory = parse(&format!(
+            "{HEAD}steps:\n- guest: a\n  limits: {{memory: 1Ki}}\n"
+        ))
+        .unwrap_err();
+        assert!(memory.to_string().contains("at least 1Mi"), "{memory}");
+    }
+}

@@ -1,0 +1,460 @@
+//! The sandbox: one wasmtime engine, guests compiled once, and each step run
+//! in a fresh store under a time limit (epoch interruption) and a memory
+//! limit (a store limiter).
+//!
+//! Expensive work happens once per guest ([`Runtime::load`]: compile or load
+//! from the cache, check the WIT version, link into an `InstancePre`); cheap
+//! work once per step ([`Runtime::run`]: a `Store`, an instance, one call).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, Store, Trap};
+
+use crate::bindings::{self, StepPre, WIT_PACKAGE, WIT_VERSION};
+use crate::cache::CompileCache;
+use crate::capabilities::{self, HostState, credentials::Credentials, log::LogBuffer};
+use crate::digest::sha256_hex;
+use crate::limits::{DisplayBytes, DisplayDuration, Limits};
+
+/// How often the epoch advances; a step's timeout is accurate to this.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The documents and config handed to a guest, in WIT types.
+pub type WitDocument = bindings::mooring::step::types::Document;
+/// What a guest returns when it completes.
+pub type WitOutput = bindings::mooring::step::types::Output;
+
+/// Why a guest could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The bytes are not WebAssembly at all.
+    #[error("guest `{guest}` is not a WebAssembly file (it does not start with `\\0asm`)")]
+    NotWasm {
+        /// The guest's name.
+        guest: String,
+    },
+    /// A core module where a component is needed.
+    #[error(
+        "guest `{guest}` is a core WebAssembly module, not a component; \
+         build it with `cargo build --target wasm32-wasip2` (which emits a component)"
+    )]
+    CoreModule {
+        /// The guest's name.
+        guest: String,
+    },
+    /// wasmtime could not compile the component.
+    #[error("failed to compile guest `{guest}`: {reason}")]
+    Compile {
+        /// The guest's name.
+        guest: String,
+        /// wasmtime's explanation.
+        reason: String,
+    },
+    /// The guest implements no version of our world.
+    #[error(
+        "guest `{guest}` does not export `{WIT_PACKAGE}/run`; it is not a mooring guest (it exports: {exports})"
+    )]
+    NotAGuest {
+        /// The guest's name.
+        guest: String,
+        /// What it does export.
+        exports: String,
+    },
+    /// The guest was built against a WIT version this host does not speak.
+    #[error(
+        "guest `{guest}` was built against {WIT_PACKAGE}@{found}, but this mooring speaks \
+         {WIT_PACKAGE}@{WIT_VERSION}; rebuild the guest against a matching mooring-guest SDK"
+    )]
+    IncompatibleVersion {
+        /// The guest's name.
+        guest: String,
+        /// The version it was built against.
+        found: String,
+    },
+    /// The guest imports something the host does not provide.
+    #[error(
+        "guest `{guest}` imports `{import}`, which mooring does not provide \
+         (guests may import WASI 0.2 and {WIT_PACKAGE}/log and /credentials)"
+    )]
+    UnknownImport {
+        /// The guest's name.
+        guest: String,
+        /// The import.
+        import: String,
+    },
+    /// Linking failed for another reason.
+    #[error("failed to link guest `{guest}`: {reason}")]
+    Link {
+        /// The guest's name.
+        guest: String,
+        /// wasmtime's explanation.
+        reason: String,
+    },
+}
+
+/// Why a step run did not produce output.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The step returned an error of its own.
+    #[error("the guest reported: {0}")]
+    Refused(String),
+    /// The epoch deadline passed.
+    #[error("exceeded its time limit of {}", DisplayDuration(*.0))]
+    Timeout(Duration),
+    /// The guest asked for more memory than allowed and then aborted.
+    #[error("exceeded its memory limit of {} (it asked for {} in total)", DisplayBytes(*limit), DisplayBytes(*requested))]
+    OutOfMemory {
+        /// The limit.
+        limit: u64,
+        /// What the guest asked for.
+        requested: u64,
+    },
+    /// The guest panicked; the message is what it printed.
+    #[error("panicked: {0}")]
+    Panic(String),
+    /// Any other trap, with the guest's captured output if there was any.
+    #[error("trapped: {reason}{}", output_suffix(.output))]
+    Trap {
+        /// wasmtime's explanation.
+        reason: String,
+        /// The tail of what the guest printed.
+        output: String,
+    },
+}
+
+fn output_suffix(output: &str) -> String {
+    if output.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; the guest printed:\n{}", output.trim_end())
+    }
+}
+
+/// A compiled, linked guest, ready to be instantiated many times.
+#[derive(Clone)]
+pub struct LoadedGuest {
+    name: String,
+    pre: StepPre<HostState>,
+}
+
+impl LoadedGuest {
+    /// The guest's name (a built-in name or the `.wasm` path).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// What a step run produced.
+pub struct RunOutcome {
+    /// The guest's output.
+    pub output: WitOutput,
+    /// What the guest logged.
+    pub log: LogBuffer,
+    /// Clusters whose credentials the guest asked for without a grant.
+    pub denied: Vec<String>,
+}
+
+/// What `mooring inspect` shows of a component.
+#[derive(Debug)]
+pub struct Inspection {
+    /// Every import, WASI's included, as `package/interface@version`.
+    pub imports: Vec<String>,
+    /// Every export.
+    pub exports: Vec<String>,
+    /// `Ok` when this host would run it; otherwise why not.
+    pub verdict: Result<(), LoadError>,
+}
+
+/// Options for building a [`Runtime`].
+#[derive(Debug, Default, Clone)]
+pub struct RuntimeOptions {
+    /// Where compiled guests are cached; `None` compiles every time.
+    pub cache: Option<std::path::PathBuf>,
+}
+
+/// The wasmtime engine and linker every step shares.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: Option<CompileCache>,
+    /// Components compiled or loaded in this process, by sha256: however
+    /// many bundles or steps use a guest, it is compiled once. Held while
+    /// compiling, so concurrent runs wait for one compile instead of racing.
+    compiled: Mutex<HashMap<String, Component>>,
+    ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// Builds the engine and links the host's imports.
+    pub fn new(options: RuntimeOptions) -> wasmtime::Result<Self> {
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .parallel_compilation(true);
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        capabilities::add_to_linker(&mut linker)?;
+        let cache = options.cache.map(CompileCache::new);
+        let ticker = EpochTicker::start(engine.clone())?;
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            compiled: Mutex::new(HashMap::new()),
+            ticker,
+        })
+    }
+
+    /// Compiles (or loads from the cache), checks and links a guest.
+    pub fn load(&self, name: &str, wasm: &[u8]) -> Result<LoadedGuest, LoadError> {
+        let component = self.compile(name, wasm)?;
+        check_world(name, &self.engine, &component)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(StepPre::new)
+            .map_err(|e| LoadError::Link {
+                guest: name.to_owned(),
+                reason: format!("{e:#}"),
+            })?;
+        Ok(LoadedGuest {
+            name: name.to_owned(),
+            pre,
+        })
+    }
+
+    /// What a component imports and exports, and whether this host would
+    /// run it, without linking or running it.
+    pub fn inspect(&self, name: &str, wasm: &[u8]) -> Result<Inspection, LoadError> {
+        let component = self.compile(name, wasm)?;
+        let ty = component.component_type();
+        Ok(Inspection {
+            imports: ty
+                .imports(&self.engine)
+                .map(|(n, _)| n.to_owned())
+                .collect(),
+            exports: ty
+                .exports(&self.engine)
+                .map(|(n, _)| n.to_owned())
+                .collect(),
+            verdict: check_world(name, &self.engine, &component),
+        })
+    }
+
+    /// The component for `wasm`, from the cache or freshly compiled.
+    fn compile(&self, name: &str, wasm: &[u8]) -> Result<Component, LoadError> {
+        let guest = || name.to_owned();
+        if !wasm.starts_with(b"\0asm") || wasm.len() < 8 {
+            return Err(LoadError::NotWasm { guest: guest() });
+        }
+        // Bytes 4..8: a core module has version 1 and layer 0; a component
+        // has layer 1.
+        if wasm[6..8] == [0, 0] {
+            return Err(LoadError::CoreModule { guest: guest() });
+        }
+        let digest = sha256_hex(wasm);
+        let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(component) = compiled.get(&digest) {
+            return Ok(component.clone());
+        }
+        if let Some(component) = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.load(&self.engine, &digest))
+        {
+            compiled.insert(digest, component.clone());
+            return Ok(component);
+        }
+        let component = Component::new(&self.engine, wasm).map_err(|e| LoadError::Compile {
+            guest: guest(),
+            reason: format!("{e:#}"),
+        })?;
+        if let Some(cache) = &self.cache {
+            cache.store(&self.engine, &digest, &component);
+        }
+        compiled.insert(digest, component.clone());
+        Ok(component)
+    }
+
+    /// Runs one step: a fresh store and instance, one call, under `limits`,
+    /// able to read only `credentials`, which are scrubbed from everything
+    /// the step says.
+    pub fn run(
+        &self,
+        guest: &LoadedGuest,
+        documents: &[WitDocument],
+        config: &str,
+        limits: &Limits,
+        credentials: Credentials,
+    ) -> Result<RunOutcome, RunError> {
+        let mut store = Store::new(&self.engine, HostState::new(limits.memory, credentials));
+        store.limiter(|state| &mut state.memory);
+        store.set_epoch_deadline(self.ticker.ticks(limits.timeout));
+        store.epoch_deadline_trap();
+
+        let result = guest.pre.instantiate(&mut store).and_then(|step| {
+            step.mooring_step_run()
+                .call_run(&mut store, documents, config)
+        });
+        let state = store.into_data();
+        match result {
+            Ok(Ok(mut output)) => {
+                for result in &mut output.results {
+                    result.message = state.credentials.scrub(&result.message);
+                }
+                Ok(RunOutcome {
+                    output,
+                    log: state.log,
+                    denied: state.credentials.denied,
+                })
+            }
+            Ok(Err(message)) => Err(RunError::Refused(state.credentials.scrub(&message))),
+            Err(error) => Err(classify(&error, &state, limits)),
+        }
+    }
+}
+
+/// Turns a wasmtime error into the cause an operator can act on.
+fn classify(error: &wasmtime::Error, state: &HostState, limits: &Limits) -> RunError {
+    let output = state.credentials.scrub(&state.output.text());
+    if let Some(requested) = state.memory.refused {
+        return RunError::OutOfMemory {
+            limit: limits.memory,
+            requested,
+        };
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => RunError::Timeout(limits.timeout),
+        Some(Trap::UnreachableCodeReached) if output.contains("panicked at") => {
+            let start = output.rfind("panicked at").unwrap_or(0);
+            RunError::Panic(output[start + "panicked at ".len()..].trim_end().to_owned())
+        }
+        Some(trap) => RunError::Trap {
+            reason: trap.to_string(),
+            output,
+        },
+        None => RunError::Trap {
+            reason: format!("{:#}", error.root_cause()),
+            output,
+        },
+    }
+}
+
+/// Refuses a component that does not implement our world, naming both
+/// versions, or that imports what we do not provide.
+fn check_world(name: &str, engine: &Engine, component: &Component) -> Result<(), LoadError> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_owned()).collect();
+    let run_prefix = format!("{WIT_PACKAGE}/run@");
+    let Some(found) = exports.iter().find_map(|e| e.strip_prefix(&run_prefix)) else {
+        return Err(LoadError::NotAGuest {
+            guest: name.to_owned(),
+            exports: if exports.is_empty() {
+                "nothing".to_owned()
+            } else {
+                exports.join(", ")
+            },
+        });
+    };
+    if !compatible(found, WIT_VERSION) {
+        return Err(LoadError::IncompatibleVersion {
+            guest: name.to_owned(),
+            found: found.to_owned(),
+        });
+    }
+    for (import, _) in ty.imports(engine) {
+        if let Some(version) = import
+            .strip_prefix(WIT_PACKAGE)
+            .and_then(|rest| rest.split_once('@'))
+            .map(|(_, version)| version)
+            && !compatible(version, WIT_VERSION)
+        {
+            return Err(LoadError::IncompatibleVersion {
+                guest: name.to_owned(),
+                found: version.to_owned(),
+            });
+        }
+        if !capabilities::is_provided(import) {
+            return Err(LoadError::UnknownImport {
+                guest: name.to_owned(),
+                import: import.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Semver compatibility as the component model uses it: same major, and for
+/// 0.x the same minor.
+fn compatible(found: &str, ours: &str) -> bool {
+    let parts = |v: &str| -> Vec<u64> {
+        v.split('.')
+            .map(|p| p.parse().unwrap_or(u64::MAX))
+            .collect()
+    };
+    let (found, ours) = (parts(found), parts(ours));
+    match (found.as_slice(), ours.as_slice()) {
+        ([0, a, _], [0, b, _]) => a == b,
+        ([a, _, _], [b, _, _]) => a == b,
+        _ => false,
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] while the runtime lives.
+struct EpochTicker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> std::io::Result<Self> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("mooring-epoch".to_owned())
+            .spawn(move || {
+                // Ticks until the runtime drops the sender, which wakes this
+                // at once: exiting never waits out a tick.
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
+                    engine.increment_epoch();
+                }
+            })?;
+        Ok(EpochTicker {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The deadline, in ticks, for a timeout.
+    fn ticks(&self, timeout: Duration) -> u64 {
+        timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compatible;
+
+    #[test]
+    fn versions_follow_component_model_semver() {
+        assert!(compatible("0.1.0", "0.1.0"));
+        assert!(compatible("0.1.3", "0.1.0"));
+        assert!(!compatible("0.2.0", "0.1.0"));
+        assert!(compatible("1.4.0", "1.0.0"));
+        assert!(!compatible("2.0.0", "1.0.0"));
+        assert!(!compatible("junk", "0.1.0"));
+    }
+}

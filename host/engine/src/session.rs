@@ -1,0 +1,269 @@
+//! The use cases, as library calls that return reports: run a pipeline over
+//! a bundle ([`run_bundle`]) and answer a KRM `ResourceList`
+//! ([`answer_resource_list`]). The command line, the benchmarks and the
+//! tests call these; none of them sequences loading, running and writing
+//! itself.
+
+use std::path::{Path, PathBuf};
+
+use crate::bundle::{self, Bundle, BundleError};
+use crate::document::Document;
+use crate::execute::{self, CredentialSource, Outcome, Severity, StepError, StepResult};
+use crate::krm;
+use crate::pipeline::{self, Pipeline, PipelineError};
+use crate::runtime::Runtime;
+
+/// Where the result of a bundle run goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Destination<'a> {
+    /// Returned as one YAML stream in the report.
+    Stream,
+    /// A complete copy of the bundle in a new or empty directory.
+    Directory(&'a Path),
+    /// The bundle's own changed files, each replaced atomically.
+    InPlace,
+}
+
+/// One bundle run: the bundle, its pipeline and where the result goes.
+#[derive(Debug, Clone, Copy)]
+pub struct BundleRun<'a> {
+    /// The bundle directory.
+    pub bundle: &'a Path,
+    /// A pipeline file; `None` for the one Pipeline document in the bundle.
+    pub pipeline: Option<&'a Path>,
+    /// Where the result goes.
+    pub destination: Destination<'a>,
+}
+
+/// What a bundle run did.
+#[derive(Debug)]
+pub struct BundleReport {
+    /// Every step's report and result.
+    pub outcome: Outcome,
+    /// What was written; [`Written::Nothing`] when a step reported an error.
+    pub written: Written,
+}
+
+/// What a bundle run wrote.
+#[derive(Debug)]
+pub enum Written {
+    /// Nothing: a step reported an error result, so the bundle is untouched.
+    Nothing,
+    /// The resulting bundle as one YAML stream.
+    Stream(String),
+    /// A complete copy in `path`, of which `changed` files differ.
+    Directory {
+        /// The output directory.
+        path: PathBuf,
+        /// Files that differ from the bundle's.
+        changed: usize,
+    },
+    /// `changed` files of the bundle were replaced.
+    InPlace {
+        /// Files replaced, added or removed.
+        changed: usize,
+    },
+}
+
+/// Why a bundle run did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The bundle could not be read.
+    #[error(transparent)]
+    Bundle(BundleError),
+    /// The pipeline could not be read.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// The bundle holds no pipeline, or several.
+    #[error("{0}")]
+    NoPipeline(String),
+    /// A step could not be run or failed.
+    #[error(transparent)]
+    Step(#[from] StepError),
+    /// The result could not be written; the bundle is as it was.
+    #[error(transparent)]
+    Write(BundleError),
+}
+
+impl RunError {
+    /// True when the fault is in the run's inputs (the bundle, the pipeline,
+    /// a guest that cannot be fetched or loaded) rather than in running it.
+    pub fn is_input_error(&self) -> bool {
+        match self {
+            RunError::Bundle(_) | RunError::Pipeline(_) | RunError::NoPipeline(_) => true,
+            RunError::Step(step) => step.cause.is_input_error(),
+            RunError::Write(_) => false,
+        }
+    }
+}
+
+/// Runs the pipeline over one bundle and writes the result where `run`
+/// says, unless a step reported an error. Steps read granted credentials
+/// from `credentials`.
+pub fn run_bundle(
+    runtime: &Runtime,
+    run: &BundleRun<'_>,
+    credentials: &dyn CredentialSource,
+) -> Result<BundleReport, RunError> {
+    // Held from reading to writing, so a concurrent in-place run can
+    // neither interleave with this one nor lose its changes.
+    let _lock = match run.destination {
+        Destination::InPlace => Some(
+            Bundle::lock(run.bundle, || {
+                tracing::info!(
+                    "waiting for another `mooring run --in-place` on {} to finish",
+                    run.bundle.display()
+                );
+            })
+            .map_err(RunError::Bundle)?,
+        ),
+        _ => None,
+    };
+    let bundle = Bundle::load(run.bundle).map_err(RunError::Bundle)?;
+    let pipeline = match run.pipeline {
+        Some(path) => Pipeline::from_file(path)?,
+        None => pipeline_in_bundle(&bundle)?,
+    };
+    let outcome = execute::run(runtime, &pipeline, bundle.documents().to_vec(), credentials)?;
+    if outcome.error_count() > 0 {
+        return Ok(BundleReport {
+            outcome,
+            written: Written::Nothing,
+        });
+    }
+    let written = write(&bundle, &outcome.documents, run.destination)?;
+    Ok(BundleReport { outcome, written })
+}
+
+fn write(
+    bundle: &Bundle,
+    documents: &[Document],
+    destination: Destination<'_>,
+) -> Result<Written, RunError> {
+    if let Destination::Stream = destination {
+        return Ok(Written::Stream(bundle.stream(documents)));
+    }
+    let changes = bundle.render(documents);
+    let private = bundle::private_files(documents);
+    match destination {
+        Destination::Directory(dir) => {
+            bundle
+                .write_to(dir, &changes, &private)
+                .map_err(RunError::Write)?;
+            Ok(Written::Directory {
+                path: dir.to_owned(),
+                changed: changes.len(),
+            })
+        }
+        _ => {
+            bundle
+                .write_in_place(&changes, &private)
+                .map_err(RunError::Write)?;
+            Ok(Written::InPlace {
+                changed: changes.len(),
+            })
+        }
+    }
+}
+
+/// The pipeline document inside the bundle, when there is exactly one.
+fn pipeline_in_bundle(bundle: &Bundle) -> Result<Pipeline, RunError> {
+    let found: Vec<&Document> = bundle
+        .documents()
+        .iter()
+        .filter(|d| pipeline::is_pipeline(d))
+        .collect();
+    let root = bundle.root().display();
+    let doc = match found.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(RunError::NoPipeline(format!(
+                "{root} holds no {} {} document; add one or pass --pipeline FILE",
+                pipeline::API_VERSION,
+                pipeline::KIND
+            )));
+        }
+        many => {
+            let names: Vec<String> = many.iter().map(|d| d.to_string()).collect();
+            return Err(RunError::NoPipeline(format!(
+                "{root} holds {} pipelines ({}); choose one with --pipeline FILE",
+                many.len(),
+                names.join(", ")
+            )));
+        }
+    };
+    // A loaded document always has its origin and text.
+    let (Some(origin), Some(chunk)) = (doc.origin.as_ref(), bundle.original_chunk(doc.id)) else {
+        return Err(RunError::NoPipeline(format!(
+            "{root}: the pipeline document {doc} has no source text"
+        )));
+    };
+    let base = bundle.root().join(&origin.path);
+    let base = base.parent().unwrap_or(bundle.root());
+    Ok(Pipeline::from_chunk(&origin.path, chunk, base)?)
+}
+
+/// What `mooring fn` answers: always a ResourceList to print (kustomize
+/// reads an empty answer as "delete every resource"), and why it failed,
+/// if it did.
+#[derive(Debug)]
+pub struct KrmAnswer {
+    /// The ResourceList to print on stdout: the result, or the input echoed
+    /// back with an error result when the input could not be used.
+    pub stdout: String,
+    /// The run's steps and results, when it ran.
+    pub outcome: Option<Outcome>,
+    /// Why the function failed, if it did.
+    pub failure: Option<String>,
+}
+
+/// Answers a ResourceList: the pipeline its functionConfig names, run over
+/// its items. Paths of `.wasm` guests resolve against `base`.
+pub fn answer_resource_list(
+    runtime: &Runtime,
+    input: &str,
+    base: &Path,
+    credentials: &dyn CredentialSource,
+) -> KrmAnswer {
+    let list = match krm::read(input) {
+        Ok(list) => list,
+        Err(e) => {
+            return KrmAnswer {
+                stdout: input.to_owned(),
+                outcome: None,
+                failure: Some(e.to_string()),
+            };
+        }
+    };
+    let fail = |message: String| {
+        let result = StepResult {
+            step: "mooring".to_owned(),
+            severity: Severity::Error,
+            message: message.clone(),
+            document: None,
+            field: None,
+        };
+        KrmAnswer {
+            stdout: list.write(&list.documents, &[result]),
+            outcome: None,
+            failure: Some(message),
+        }
+    };
+    let pipeline = match list.pipeline(base) {
+        Ok(pipeline) => pipeline,
+        Err(message) => return fail(message),
+    };
+    let outcome = match execute::run(runtime, &pipeline, list.documents.clone(), credentials) {
+        Ok(outcome) => outcome,
+        Err(e) => return fail(e.to_string()),
+    };
+    let failure = match outcome.error_count() {
+        0 => None,
+        errors => Some(format!("the pipeline reported {errors} error result(s)")),
+    };
+    KrmAnswer {
+        stdout: list.write(&outcome.documents, &outcome.results),
+        outcome: Some(outcome),
+        failure,
+    }
+}
