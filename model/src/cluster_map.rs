@@ -297,93 +297,96 @@ impl std::fmt::Display for MapError {
 
 impl std::error::Error for MapError {}
 
+/// What is wrong with one source at `field` of a cluster that has a parent
+/// or not.
+fn source_problems(source: &Source, field: &str, orphan: bool) -> Vec<MapError> {
+    match source.kind.as_str() {
+        "filesystem" if source.filesystem.as_ref().is_none_or(|f| f.path.is_empty()) => {
+            vec![MapError {
+                field: format!("{field}.filesystem.path"),
+                message: "a filesystem source needs `filesystem.path`".to_owned(),
+            }]
+        }
+        "filesystem" | "bundle" => Vec::new(),
+        "clusterAPI" if orphan => vec![MapError {
+            field: field.to_owned(),
+            message: "a clusterAPI source needs the cluster's `parent`, whose API server holds the Secret"
+                .to_owned(),
+        }],
+        "clusterAPI" => Vec::new(),
+        other => vec![MapError {
+            field: format!("{field}.type"),
+            message: format!("unknown source type `{other}`; use filesystem, bundle or clusterAPI"),
+        }],
+    }
+}
+
 impl ClusterMap {
     /// Every problem that would make resolving kubeconfigs go wrong: an
     /// unknown parent, a cycle of parents, a context named twice, a source
     /// whose `type` is unknown or whose settings are missing, a
     /// `clusterAPI` source on a cluster without a parent.
     pub fn validate(&self) -> Result<(), Vec<MapError>> {
-        let mut errors = Vec::new();
-        let mut contexts: IndexMap<&str, &str> = IndexMap::new();
-        for (key, cluster) in &self.map {
-            let at = |field: &str| format!("map.{key}{field}");
-            if !cluster.parent.is_empty() && !self.map.contains_key(&cluster.parent) {
-                errors.push(MapError {
-                    field: at(".parent"),
-                    message: format!(
-                        "parent `{}` is not a cluster of this map (clusters: {})",
-                        cluster.parent,
-                        self.map.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ),
-                });
-            }
-            let context = cluster.context_name(key);
-            if let Some(first) = contexts.insert(context, key) {
-                errors.push(MapError {
-                    field: at(if cluster.kubeconfig_context.is_empty() {
-                        ""
-                    } else {
-                        ".kubeconfigContext"
-                    }),
-                    message: format!(
-                        "context `{context}` is already the context of cluster `{first}`; \
-                         every cluster needs its own"
-                    ),
-                });
-            }
-            for (i, source) in cluster.kubeconfig_sources.iter().enumerate() {
-                let field = at(&format!(".kubeconfigSources[{i}]"));
-                let missing = match source.kind.as_str() {
-                    "filesystem" => source
-                        .filesystem
-                        .as_ref()
-                        .is_none_or(|f| f.path.is_empty())
-                        .then_some("filesystem.path"),
-                    "bundle" => None,
-                    "clusterAPI" => {
-                        if cluster.parent.is_empty() {
-                            errors.push(MapError {
-                                field: field.clone(),
-                                message: "a clusterAPI source needs the cluster's `parent`, \
-                                          whose API server holds the Secret"
-                                    .to_owned(),
-                            });
-                        }
-                        None
-                    }
-                    other => {
-                        errors.push(MapError {
-                            field: format!("{field}.type"),
-                            message: format!(
-                                "unknown source type `{other}`; use filesystem, bundle or clusterAPI"
-                            ),
-                        });
-                        None
-                    }
-                };
-                if let Some(missing) = missing {
-                    errors.push(MapError {
-                        field: format!("{field}.{missing}"),
-                        message: format!("a {} source needs `{missing}`", source.kind),
-                    });
-                }
-            }
-        }
-        for key in self.map.keys() {
-            if let Some(cycle) = self.cycle_from(key)
-                && cycle.first() == Some(key)
-            {
-                errors.push(MapError {
-                    field: format!("map.{key}.parent"),
-                    message: format!("parents form a cycle: {}", cycle.join(" -> ")),
-                });
-            }
-        }
+        let errors: Vec<MapError> = self.map.keys().flat_map(|key| self.problems(key)).collect();
         if errors.is_empty() {
             Ok(())
         } else {
             Err(errors)
         }
+    }
+
+    /// The problems of one cluster's entry (none for a key not in the map).
+    pub fn problems(&self, key: &str) -> Vec<MapError> {
+        let Some(cluster) = self.map.get(key) else {
+            return Vec::new();
+        };
+        let at = |field: &str| format!("map.{key}{field}");
+        let mut errors = Vec::new();
+        if !cluster.parent.is_empty() && !self.map.contains_key(&cluster.parent) {
+            errors.push(MapError {
+                field: at(".parent"),
+                message: format!(
+                    "parent `{}` is not a cluster of this map (clusters: {})",
+                    cluster.parent,
+                    self.map.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+        let context = cluster.context_name(key);
+        let first = self
+            .map
+            .iter()
+            .find(|(k, c)| c.context_name(k) == context)
+            .map(|(k, _)| k.as_str());
+        if let Some(first) = first.filter(|first| *first != key) {
+            errors.push(MapError {
+                field: at(if cluster.kubeconfig_context.is_empty() {
+                    ""
+                } else {
+                    ".kubeconfigContext"
+                }),
+                message: format!(
+                    "context `{context}` is already the context of cluster `{first}`; \
+                     every cluster needs its own"
+                ),
+            });
+        }
+        for (i, source) in cluster.kubeconfig_sources.iter().enumerate() {
+            errors.extend(source_problems(
+                source,
+                &at(&format!(".kubeconfigSources[{i}]")),
+                cluster.parent.is_empty(),
+            ));
+        }
+        if let Some(cycle) = self.cycle_from(key)
+            && cycle.first().map(String::as_str) == Some(key)
+        {
+            errors.push(MapError {
+                field: at(".parent"),
+                message: format!("parents form a cycle: {}", cycle.join(" -> ")),
+            });
+        }
+        errors
     }
 
     /// The chain of parents from `key` when it loops back to a cluster

@@ -29,8 +29,9 @@ impl Kind for KubeConfigDocument {
     const KIND: &'static str = "KubeConfig";
 }
 
-/// A kubeconfig (`apiVersion: v1`, `kind: Config`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A kubeconfig (`apiVersion: v1`, `kind: Config`). Its `Debug` names the
+/// entries and never shows a user's credentials.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct Kubeconfig {
     /// `apiVersion`, `v1`.
@@ -54,6 +55,18 @@ pub struct Kubeconfig {
     /// `preferences`, `extensions`, and anything else.
     #[serde(flatten)]
     pub rest: Map<String, Value>,
+}
+
+impl std::fmt::Debug for Kubeconfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |list: &[Named]| list.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+        f.debug_struct("Kubeconfig")
+            .field("clusters", &self.clusters)
+            .field("contexts", &self.contexts)
+            .field("users", &names(&self.users))
+            .field("current_context", &self.current_context)
+            .finish_non_exhaustive()
+    }
 }
 
 fn v1() -> String {
@@ -390,6 +403,31 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&merge_all([&base, &newer_a], None).unwrap()).unwrap(),
             serde_json::to_string(&merge_all([&base, &newer_a], None).unwrap()).unwrap()
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_credentials() {
+        let config = Kubeconfig::from_value(json!({
+            "clusters": [{"name": "c", "cluster": {"server": "https://x"}}],
+            "contexts": [{"name": "c", "context": {"cluster": "c", "user": "c-admin"}}],
+            "users": [{"name": "c-admin", "user": {"token": "s3cr3t-t0ken-value", "password": "hunter2"}}]
+        }))
+        .unwrap();
+        let shown = format!(
+            "{config:?} {:?}",
+            KubeConfigDocument {
+                config: config.clone(),
+                ..Default::default()
+            }
+        );
+        assert!(
+            shown.contains("c-admin") && shown.contains("https://x"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("hunter2"),
+            "{shown}"
         );
     }
 

@@ -10,6 +10,8 @@
 pub mod airship;
 pub mod cluster_map;
 pub mod kubeconfig;
+pub mod kustomize;
+pub mod pointer;
 
 use std::collections::BTreeMap;
 
@@ -78,6 +80,44 @@ impl Object for Map<String, Value> {
     }
 }
 
+/// `map[key]` as an object, replacing whatever else is there (`null`, a
+/// string): the way to set a field below a path that may not be a mapping.
+pub fn object_entry<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    let entry = map.entry(key).or_insert(Value::Null);
+    if !entry.is_object() {
+        *entry = Value::Object(Map::new());
+    }
+    match entry {
+        Value::Object(map) => map,
+        _ => unreachable!("the entry was just made an object"),
+    }
+}
+
+/// How many of something there are, when one is wanted: the answer of
+/// [`one_of`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OneOf<T> {
+    /// None at all.
+    None,
+    /// Exactly one.
+    One(T),
+    /// Two or more, all of them, in order.
+    Many(Vec<T>),
+}
+
+/// Whether `items` holds none, one or many: a site has one ClusterMap, a
+/// bundle one Pipeline, and a message about "many" names every one.
+pub fn one_of<T>(items: impl IntoIterator<Item = T>) -> OneOf<T> {
+    let mut items = items.into_iter();
+    let Some(first) = items.next() else {
+        return OneOf::None;
+    };
+    match items.next() {
+        None => OneOf::One(first),
+        Some(second) => OneOf::Many([first, second].into_iter().chain(items).collect()),
+    }
+}
+
 /// Picks documents. Every field given must match; an empty selector picks
 /// everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -142,6 +182,26 @@ mod tests {
         assert!(!sel(json!({"annotations": {"x": "z"}})).matches(doc));
         assert!(!sel(json!({"apiVersion": "v2"})).matches(doc));
         assert!(serde_json::from_value::<Selector>(json!({"kinds": "x"})).is_err());
+    }
+
+    #[test]
+    fn object_entry_replaces_what_is_not_a_mapping() {
+        let mut doc = json!({"metadata": {"annotations": null, "labels": "x"}});
+        let metadata = object_entry(doc.as_object_mut().unwrap(), "metadata");
+        object_entry(metadata, "annotations").insert("a".into(), "1".into());
+        object_entry(metadata, "labels").insert("b".into(), "2".into());
+        object_entry(metadata, "new").insert("c".into(), "3".into());
+        assert_eq!(
+            doc,
+            json!({"metadata": {"annotations": {"a": "1"}, "labels": {"b": "2"}, "new": {"c": "3"}}})
+        );
+    }
+
+    #[test]
+    fn one_of_tells_none_one_and_many() {
+        assert_eq!(one_of(Vec::<u8>::new()), OneOf::None);
+        assert_eq!(one_of([1]), OneOf::One(1));
+        assert_eq!(one_of([1, 2, 3]), OneOf::Many(vec![1, 2, 3]));
     }
 
     #[test]

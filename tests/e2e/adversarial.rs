@@ -17,13 +17,13 @@ use crate::util::{
 const LABEL: &str = "- guest: set-metadata\n  config: {labels: {a: b}}\n";
 
 #[test]
-fn a_gigabyte_of_output_hits_the_memory_limit() {
+fn a_gigabyte_of_added_documents_is_refused_at_the_steps_memory_limit() {
     refused(
         &hostile("huge-output"),
         1,
         &[
             "step `hostile-huge-output`",
-            "exceeded its memory limit of 64Mi",
+            "sent more than 64Mi of new document content (its memory limit)",
         ],
     );
 }

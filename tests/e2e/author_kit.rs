@@ -65,8 +65,8 @@ fn a_new_guest_goes_from_template_to_passing_test_to_a_real_run() {
     let inspected: Ran = mooring().arg("inspect").arg(&wasm).output().unwrap().into();
     assert_eq!(inspected.code, 0, "{}", inspected.stderr);
     assert!(
-        inspected.stdout.contains("mooring:step/run@0.1.0")
-            && inspected.stdout.contains("matches mooring:step@0.1.0"),
+        inspected.stdout.contains("mooring:step/run@0.2.0")
+            && inspected.stdout.contains("matches mooring:step@0.2.0"),
         "{}",
         inspected.stdout
     );
@@ -86,21 +86,19 @@ fn a_new_guest_goes_from_template_to_passing_test_to_a_real_run() {
 fn inspect_names_the_versions_of_a_mismatched_guest() {
     let ran: Ran = mooring()
         .arg("inspect")
-        .arg(crate::util::fixture_guest(
-            mooring_test_guests::FUTURE_VERSION,
-        ))
+        .arg(crate::util::fixture_guest(mooring_test_guests::OLD_VERSION))
         .output()
         .unwrap()
         .into();
     assert_eq!(ran.code, 2, "{}", ran.stderr);
     assert!(
-        ran.stdout.contains("mooring:step/run@0.2.0"),
+        ran.stdout.contains("mooring:step/run@0.1.0"),
         "{}",
         ran.stdout
     );
     says(
         &ran,
-        "built against mooring:step@0.2.0, but this mooring speaks mooring:step@0.1.0",
+        "built against mooring:step@0.1.0, but this mooring speaks mooring:step@0.2.0",
     );
 }
 

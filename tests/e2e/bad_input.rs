@@ -152,16 +152,43 @@ fn a_guest_refusal_is_reported_as_its_own_words() {
 }
 
 #[test]
-fn malformed_documents_from_a_guest_are_refused() {
+fn edits_the_host_cannot_apply_are_refused() {
     for (mode, needle) in [
-        ("unknown-id", "which the step was not given"),
-        ("duplicate-id", "each document may be returned once"),
-        ("not-json", "is not valid JSON"),
-        ("not-object", "is not a JSON object"),
-        ("escape-path", "must be relative"),
+        (
+            "bad-index",
+            "patch 0: there is no document 999999; the step has 101",
+        ),
+        (
+            "bad-pointer",
+            "pointer \"no-slash\" must be empty or start with `/`",
+        ),
+        ("not-json", "patch 0: not a JSON value"),
+        ("not-object", "a document must be a JSON object"),
+        ("escape-path", "path \"../outside.yaml\" must be relative"),
+        // The first patch of the batch went in: the step fails although
+        // the guest ignored the refusal and returned.
+        (
+            "through-scalar",
+            "/through/x is a scalar; /through/x/y cannot go through it",
+        ),
     ] {
-        refused(&hostile(mode), 1, &["returned invalid output", needle]);
+        refused(&hostile(mode), 1, &["step `hostile-", needle]);
     }
+}
+
+#[test]
+fn a_refusal_the_guest_ignores_changes_nothing() {
+    let bundle = example_bundle("docker-test-site");
+    let before = crate::util::snapshot(bundle.path());
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(scratch.path(), &hostile("ignore-refusal"));
+    let ran = run(
+        bundle.path(),
+        &["--in-place", "--pipeline", pipeline.to_str().unwrap()],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    crate::util::says(&ran, "0 changed, 0 added, 0 removed");
+    crate::util::assert_untouched(&before, &crate::util::snapshot(bundle.path()));
 }
 
 #[test]
@@ -171,7 +198,7 @@ fn an_error_result_fails_the_run_and_writes_nothing() {
         1,
         &["policy violated", "1 error result(s); nothing was written"],
     );
-    assert!(stderr.contains("(field metadata.name)"), "{stderr}");
+    assert!(stderr.contains("(field /metadata/name)"), "{stderr}");
 }
 
 #[test]

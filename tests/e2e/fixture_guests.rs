@@ -45,14 +45,18 @@ fn foreign_import() {
 }
 
 #[test]
-/// Built against another WIT version: refused, naming both versions.
-fn future_version() {
+/// Built against the contract before documents stayed on the host
+/// (`mooring:step@0.1.0`): refused, naming both versions.
+fn old_version() {
     refused(
         &format!(
             "- guest: {}\n",
-            fixture_guest(mooring_test_guests::FUTURE_VERSION).display()
+            fixture_guest(mooring_test_guests::OLD_VERSION).display()
         ),
         2,
-        &["mooring:step@0.2.0", "mooring:step@0.1.0"],
+        &[
+            "built against mooring:step@0.1.0, but this mooring speaks mooring:step@0.2.0",
+            "rebuild the guest",
+        ],
     );
 }

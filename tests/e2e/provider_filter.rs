@@ -61,11 +61,15 @@ fn the_docker_site_drops_exactly_what_belongs_to_metal3() {
     assert_eq!(
         removed,
         [
+            // BaremetalManager is metal3's by kind, and takes its phases
+            // with it, eject-virtual-media-ephemeral included.
+            "BaremetalManager/EjectVirtualMediaEphemeral",
             "BaremetalManager/PowerOffEphemeral",
             "BaremetalManager/RemoteDirectEphemeral",
             "GenericContainer/verify-hwcc-profiles",
             "HardwareClassification/hardwareclassification-profile1",
             "HardwareClassification/hardwareclassification-profile2",
+            "Phase/eject-virtual-media-ephemeral",
             "Phase/initinfra-ephemeral",
             "Phase/power-off-ephemeral",
             "Phase/remotedirect-ephemeral",
@@ -83,6 +87,7 @@ fn the_docker_site_drops_exactly_what_belongs_to_metal3() {
         "remotedirect-ephemeral",
         "initinfra-ephemeral",
         "power-off-ephemeral",
+        "eject-virtual-media-ephemeral",
     ] {
         assert!(!plan.contains(phase), "{phase} still planned:\n{plan}");
     }
@@ -115,10 +120,11 @@ fn a_configured_provider_overrides_detection_and_a_wrong_one_is_refused() {
     let scratch = tempfile::tempdir().unwrap();
     for (provider, code, needle) in [
         ("capm3", 0, "provider metal3, as configured"),
+        ("CAPD", 0, "provider docker, as configured"),
         (
-            "vsphere",
+            "nimbus",
             1,
-            "unknown provider \"vsphere\"; known providers: metal3, docker, azure, gcp, openstack",
+            "unknown provider \"nimbus\"; known providers: metal3, docker, azure, gcp, openstack, aws, vsphere",
         ),
     ] {
         let pipeline = write_pipeline(

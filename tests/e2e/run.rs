@@ -35,7 +35,7 @@ fn run_prints_the_result_as_a_stream_and_a_summary_per_step() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     says(
         &ran,
-        "drop-other-providers (provider-filter): 101 seen, 2 changed, 0 added, 10 removed, 20 result(s)",
+        "drop-other-providers (provider-filter): 101 seen, 2 changed, 0 added, 12 removed, 18 result(s)",
     );
     says(
         &ran,
@@ -80,7 +80,7 @@ fn in_place_rewrites_only_what_changed_and_keeps_other_bytes() {
     assert_eq!(changed, paths(CHANGED));
 
     // In a changed file every surviving, unchanged document keeps its bytes:
-    // phases.yaml lost three phases, and every chunk left is an original one.
+    // phases.yaml lost four phases, and every chunk left is an original one.
     let text = |files: &std::collections::BTreeMap<PathBuf, Vec<u8>>| {
         String::from_utf8(files[&PathBuf::from("phases/phases.yaml")].clone()).unwrap()
     };
@@ -89,7 +89,7 @@ fn in_place_rewrites_only_what_changed_and_keeps_other_bytes() {
         .map(|c| c.text)
         .collect();
     let rewritten = mooring_engine::yaml::split(&text(&after));
-    assert_eq!(rewritten.len(), original.len() - 3);
+    assert_eq!(rewritten.len(), original.len() - 4);
     assert!(rewritten.iter().all(|c| original.contains(&c.text)));
 
     // Running again changes nothing.
@@ -145,7 +145,7 @@ fn help_and_guests_describe_the_tool() {
     }
     let guests = crate::util::mooring().arg("guests").output().unwrap();
     let guests = String::from_utf8_lossy(&guests.stdout);
-    assert!(guests.contains("mooring:step@0.1.0"), "{guests}");
+    assert!(guests.contains("mooring:step@0.2.0"), "{guests}");
     for guest in [
         "set-metadata",
         "provider-filter",

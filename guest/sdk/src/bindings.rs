@@ -2,7 +2,7 @@
 #![allow(missing_docs, unreachable_pub, unsafe_code, clippy::all)]
 
 wit_bindgen::generate!({
-    world: "step",
+    world: "described-step",
     path: "../../wit",
     pub_export_macro: true,
     export_macro_name: "__export_world",

@@ -12,7 +12,11 @@ pub fn log(level: Level, message: &str, fields: &[(&str, &str)]) {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    #[cfg(target_arch = "wasm32")]
     wit::log(level, message, &fields);
+    // In a native test: stderr, which cargo test shows for a failing test.
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("[{level:?}] {message} {fields:?}");
 }
 
 /// Log at debug level.

@@ -9,26 +9,47 @@ pub use wit::Severity;
 pub struct StepResult {
     severity: Severity,
     message: String,
-    document: Option<String>,
+    document: Option<u32>,
     field: Option<String>,
 }
 
 impl StepResult {
     /// Attach the result to a document.
-    pub fn about(&mut self, document: &Document) -> &mut Self {
-        self.document = document.id().map(str::to_owned);
+    pub fn about(&mut self, document: &Document<'_, '_>) -> &mut Self {
+        self.document = Some(document.index());
         self
     }
 
-    /// Name the field the result is about, as a dotted path.
+    /// Name the field the result is about: an RFC 6901 pointer
+    /// (`/spec/phases`) or a dotted path.
     pub fn field(&mut self, path: impl Into<String>) -> &mut Self {
         self.field = Some(path.into());
         self
     }
+
+    /// How bad it is.
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+
+    /// What it says.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The index of the document it is about, if any.
+    pub fn document(&self) -> Option<u32> {
+        self.document
+    }
+
+    /// The field it is about, if any.
+    pub fn field_path(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
 }
 
 /// The results a step reports. An error result fails the run once the
-/// pipeline finishes; warnings and infos are shown to the operator.
+/// step returns; warnings and infos are shown to the operator.
 #[derive(Debug, Default)]
 pub struct Results(Vec<StepResult>);
 

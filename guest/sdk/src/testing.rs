@@ -1,9 +1,29 @@
-//! Test a guest from a plain `cargo test` in its own crate, through the
-//! real `mooring` runtime: build the crate for `wasm32-wasip2`, run it as the
-//! one step of a pipeline over a fixture bundle, read what it wrote.
+//! Test a guest from a plain `cargo test` in its own crate, two ways.
+//!
+//! Natively, in-process, with [`Fixture`]: the step runs as an ordinary
+//! function over documents kept in memory and edited exactly as the host
+//! edits them (the same pointer and patch code), so unit tests are fast and
+//! need no wasm toolchain.
 //!
 //! ```no_run
-//! use mooring_guest::prelude::*;
+//! # use mooring_guest::prelude::*;
+//! # fn my_step(_: Map<String, Value>, _: &Documents, _: &mut Results) -> Result<(), Error> { Ok(()) }
+//! use mooring_guest::testing::Fixture;
+//!
+//! let run = Fixture::new()
+//!     .doc("cm.yaml", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}))
+//!     .run(my_step, json!({}))
+//!     .unwrap();
+//! assert!(run.get("ConfigMap", "a").is_some());
+//! ```
+//!
+//! For real, with [`TestGuest`]: build the crate for `wasm32-wasip2`, run
+//! it as the one step of a pipeline over a fixture bundle through the
+//! `mooring` binary (`$MOORING_BIN`, else `mooring` on `PATH`), and read
+//! what it wrote. Nothing is mocked, so what passes there passes under
+//! `mooring run`.
+//!
+//! ```no_run
 //! use mooring_guest::testing::TestGuest;
 //!
 //! let guest = TestGuest::build(env!("CARGO_MANIFEST_DIR")).unwrap();
@@ -11,20 +31,126 @@
 //! assert!(run.succeeded, "{}", run.summary);
 //! assert_eq!(run.get("ConfigMap", "a").unwrap().label("team"), Some("a"));
 //! ```
-//!
-//! The runtime is the `mooring` binary: `$MOORING_BIN` when set, else
-//! `mooring` on `PATH`. Nothing is mocked, so what passes here passes under
-//! `mooring run`.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::Value;
+use mooring_model::Object;
+use mooring_model::kubeconfig::Kubeconfig;
+use serde_json::{Map, Value};
 
-use crate::{Document, Error};
+use crate::documents::{Backend, Header};
+use crate::{Error, StepFn, StepResult};
+use mooring_model::pointer::{self, Edit};
+
+/// A document of a test's result: where it lives and what it holds. Read it
+/// through [`Object`] (`kind()`, `name()`, `label(..)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Doc {
+    /// Bundle-relative path of its file.
+    pub path: String,
+    /// The document.
+    pub content: Map<String, Value>,
+}
+
+impl Object for Doc {
+    fn content(&self) -> &Map<String, Value> {
+        &self.content
+    }
+}
+
+thread_local! {
+    /// What `credentials::kubeconfig` answers in a native test.
+    pub(crate) static GRANTED: RefCell<BTreeMap<String, Kubeconfig>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Documents (and granted credentials) to run a step over natively.
+#[derive(Debug, Clone, Default)]
+pub struct Fixture {
+    docs: Vec<(String, Map<String, Value>)>,
+    credentials: BTreeMap<String, Kubeconfig>,
+}
+
+/// What a native run did.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The documents afterwards: removed ones gone, added ones last.
+    pub documents: Vec<Doc>,
+    /// What the step reported.
+    pub results: Vec<StepResult>,
+}
+
+impl Outcome {
+    /// The resulting document with this `kind` and `metadata.name`.
+    pub fn get(&self, kind: &str, name: &str) -> Option<&Doc> {
+        self.documents
+            .iter()
+            .find(|d| d.kind() == kind && d.name() == name)
+    }
+
+    /// The results' messages, in order.
+    pub fn messages(&self) -> Vec<&str> {
+        self.results.iter().map(StepResult::message).collect()
+    }
+}
+
+impl Fixture {
+    /// No documents yet.
+    pub fn new() -> Self {
+        Fixture::default()
+    }
+
+    /// Adds a document at `path`; `content` must be a JSON object.
+    pub fn doc(mut self, path: &str, content: Value) -> Self {
+        let content = match content {
+            Value::Object(map) => map,
+            other => panic!("a fixture document must be an object, not {other}"),
+        };
+        self.docs.push((path.to_owned(), content));
+        self
+    }
+
+    /// Grants the step `cluster`'s kubeconfig.
+    pub fn credential(mut self, cluster: &str, kubeconfig: Kubeconfig) -> Self {
+        self.credentials.insert(cluster.to_owned(), kubeconfig);
+        self
+    }
+
+    /// Runs `step` with `config` over the documents, in this process.
+    pub fn run<C: serde::de::DeserializeOwned>(
+        &self,
+        step: StepFn<C>,
+        config: Value,
+    ) -> Result<Outcome, Error> {
+        let memory = Memory {
+            docs: RefCell::new(
+                self.docs
+                    .iter()
+                    .map(|(path, content)| (path.clone(), content.clone(), false))
+                    .collect(),
+            ),
+        };
+        GRANTED.with(|granted| *granted.borrow_mut() = self.credentials.clone());
+        let results =
+            crate::__private::run_over(step, &memory, &config.to_string()).map_err(Error::msg)?;
+        let documents = memory
+            .docs
+            .into_inner()
+            .into_iter()
+            .filter(|(_, _, removed)| !removed)
+            .map(|(path, content, _)| Doc { path, content })
+            .collect();
+        Ok(Outcome {
+            documents,
+            results: results.iter().cloned().collect(),
+        })
+    }
+}
 
 const TARGET: &str = "wasm32-wasip2";
 
@@ -45,13 +171,15 @@ pub struct TestRun {
     pub summary: String,
     /// Every document of the resulting bundle (empty when the run failed),
     /// each with its bundle-relative path.
-    pub documents: Vec<Document>,
+    pub documents: Vec<Doc>,
 }
 
 impl TestRun {
     /// The resulting document with this `kind` and `metadata.name`.
-    pub fn get(&self, kind: &str, name: &str) -> Option<&Document> {
-        self.documents.iter().find(|d| d.is(kind, name))
+    pub fn get(&self, kind: &str, name: &str) -> Option<&Doc> {
+        self.documents
+            .iter()
+            .find(|d| d.kind() == kind && d.name() == name)
     }
 }
 
@@ -180,7 +308,7 @@ fn mooring_binary() -> Result<PathBuf, Error> {
 }
 
 /// Every document in the YAML files below `root`, in path order.
-fn read_bundle(root: &Path) -> Result<Vec<Document>, Error> {
+fn read_bundle(root: &Path) -> Result<Vec<Doc>, Error> {
     let mut files = Vec::new();
     let mut dirs = vec![root.to_owned()];
     while let Some(dir) = dirs.pop() {
@@ -205,9 +333,109 @@ fn read_bundle(root: &Path) -> Result<Vec<Document>, Error> {
         let values: Vec<Value> = serde_saphyr::from_multiple(&text)
             .map_err(|e| Error::msg(format!("{relative}: {e}")))?;
         documents.extend(values.into_iter().filter_map(|value| match value {
-            Value::Object(content) => Some(Document::new(relative.clone(), content)),
+            Value::Object(content) => Some(Doc {
+                path: relative.clone(),
+                content,
+            }),
             _ => None,
         }));
     }
     Ok(documents)
+}
+
+/// One document in memory: its path, its content, and whether the step
+/// removed it.
+type MemoryDocument = (String, Map<String, Value>, bool);
+
+/// Documents in memory, edited the way the host edits them: what a guest's
+/// native unit tests run against.
+#[derive(Debug, Default)]
+pub(crate) struct Memory {
+    pub(crate) docs: RefCell<Vec<MemoryDocument>>,
+}
+
+impl Memory {
+    fn with<T>(
+        &self,
+        doc: u32,
+        f: impl FnOnce(&mut MemoryDocument) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let mut docs = self.docs.borrow_mut();
+        match docs.get_mut(doc as usize) {
+            Some(entry) if !entry.2 => f(entry),
+            Some(_) => Err(format!("document {doc} was removed by this step")),
+            None => Err(format!("there is no document {doc}")),
+        }
+    }
+}
+
+fn object(json: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str(json) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("a document must be a JSON object".to_owned()),
+        Err(e) => Err(format!("not a JSON value: {e}")),
+    }
+}
+
+impl Backend for Memory {
+    fn headers(&self) -> Vec<Header> {
+        self.docs
+            .borrow()
+            .iter()
+            .map(|(path, content, _)| Header::of(path, content))
+            .collect()
+    }
+
+    fn get(&self, doc: u32, pointer: &str) -> Result<Option<String>, String> {
+        self.with(doc, |(_, content, _)| {
+            let value = pointer::get(content, pointer).map_err(|e| e.to_string())?;
+            Ok(value.map(Value::to_string))
+        })
+    }
+
+    fn content(&self, doc: u32) -> Result<String, String> {
+        self.with(doc, |(_, content, _)| {
+            Ok(Value::Object(content.clone()).to_string())
+        })
+    }
+
+    fn apply(&self, patches: &[(u32, Edit)]) -> Result<(), String> {
+        for (doc, edit) in patches {
+            self.with(*doc, |(_, content, _)| {
+                pointer::apply(content, edit)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn replace(&self, doc: u32, json: &str) -> Result<(), String> {
+        let new = object(json)?;
+        self.with(doc, |(_, content, _)| {
+            *content = new;
+            Ok(())
+        })
+    }
+
+    fn remove(&self, doc: u32) -> Result<(), String> {
+        self.with(doc, |entry| {
+            entry.2 = true;
+            Ok(())
+        })
+    }
+
+    fn move_to(&self, doc: u32, path: &str) -> Result<(), String> {
+        self.with(doc, |entry| {
+            entry.0 = path.to_owned();
+            Ok(())
+        })
+    }
+
+    fn add(&self, path: &str, json: &str) -> Result<u32, String> {
+        let content = object(json)?;
+        let mut docs = self.docs.borrow_mut();
+        docs.push((path.to_owned(), content, false));
+        Ok(docs.len() as u32 - 1)
+    }
 }

@@ -1,6 +1,6 @@
 //! `mooring kubeconfig`: capture, resolve and merge cluster kubeconfigs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::anyhow;
@@ -12,6 +12,7 @@ use mooring_kube::client::Wait;
 use mooring_kube::file::to_yaml;
 use mooring_kube::lifecycle;
 use mooring_kube::resolve::{Resolver, ResolverOptions, Site};
+use mooring_kube::store::FileStore;
 
 use crate::args::GlobalArgs;
 use crate::exit::{EXIT_CODES, Failure, failed, input};
@@ -132,23 +133,7 @@ pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Re
                 clusters,
                 children_of,
                 ..
-            } => {
-                let captured =
-                    lifecycle::capture(&site, &resolver, &store, clusters, children_of.as_deref())
-                        .await?;
-                for c in captured {
-                    eprintln!(
-                        "mooring: {}: captured from {}; stored in {}",
-                        c.cluster,
-                        c.source,
-                        c.stored.display()
-                    );
-                    if let Some(place) = c.also_in {
-                        eprintln!("mooring: {}: also stored in {place}", c.cluster);
-                    }
-                }
-                Ok(())
-            }
+            } => capture(&site, &resolver, &store, clusters, children_of.as_deref()).await,
             KubeconfigCommand::Get {
                 clusters,
                 current_context,
@@ -156,47 +141,82 @@ pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Re
                 merge,
                 ..
             } => {
-                // Merging into the file airshipctl users keep their
-                // kubeconfig in must not truncate it first (airshipctl #495).
-                let existing = match file {
-                    Some(file) if *merge && file.exists() => Some(lifecycle::read(file)?),
-                    _ => None,
-                };
-                let report = lifecycle::get(
+                get(
                     &site,
                     &resolver,
                     clusters,
                     current_context.as_deref(),
-                    existing.as_ref(),
+                    file.as_deref(),
+                    *merge,
                 )
-                .await?;
-                for found in &report.found {
-                    let tried: Vec<String> = found
-                        .failed
-                        .iter()
-                        .map(|a| format!("{}: {}", a.source, a.error))
-                        .collect();
-                    if tried.is_empty() {
-                        eprintln!("mooring: {}: from {}", found.cluster, found.source);
-                    } else {
-                        eprintln!(
-                            "mooring: {}: from {} (after {})",
-                            found.cluster,
-                            found.source,
-                            tried.join("; ")
-                        );
-                    }
-                }
-                match file {
-                    None => output::stdout(to_yaml(&report.kubeconfig).as_bytes()),
-                    Some(file) => {
-                        lifecycle::write(file, &report.kubeconfig)?;
-                        eprintln!("mooring: wrote {} (mode 0600)", file.display());
-                        Ok(())
-                    }
-                }
+                .await
             }
             KubeconfigCommand::Merge { .. } => Ok(()),
         }
     })
+}
+
+async fn capture(
+    site: &Site,
+    resolver: &Resolver<'_>,
+    store: &FileStore,
+    clusters: &[String],
+    children_of: Option<&str>,
+) -> Result<(), Failure> {
+    let captured = lifecycle::capture(site, resolver, store, clusters, children_of).await?;
+    for c in captured {
+        eprintln!(
+            "mooring: {}: captured from {}; stored in {}",
+            c.cluster,
+            c.source,
+            c.stored.display()
+        );
+        if let Some(place) = c.also_in {
+            eprintln!("mooring: {}: also stored in {place}", c.cluster);
+        }
+    }
+    Ok(())
+}
+
+async fn get(
+    site: &Site,
+    resolver: &Resolver<'_>,
+    clusters: &[String],
+    current_context: Option<&str>,
+    file: Option<&Path>,
+    merge: bool,
+) -> Result<(), Failure> {
+    // Merging into the file airshipctl users keep their kubeconfig in must
+    // not truncate it first (airshipctl #495).
+    let existing = match file {
+        Some(file) if merge && file.exists() => Some(lifecycle::read(file)?),
+        _ => None,
+    };
+    let report =
+        lifecycle::get(site, resolver, clusters, current_context, existing.as_ref()).await?;
+    for found in &report.found {
+        let tried: Vec<String> = found
+            .failed
+            .iter()
+            .map(|a| format!("{}: {}", a.source, a.error))
+            .collect();
+        if tried.is_empty() {
+            eprintln!("mooring: {}: from {}", found.cluster, found.source);
+        } else {
+            eprintln!(
+                "mooring: {}: from {} (after {})",
+                found.cluster,
+                found.source,
+                tried.join("; ")
+            );
+        }
+    }
+    match file {
+        None => output::stdout(to_yaml(&report.kubeconfig).as_bytes()),
+        Some(file) => {
+            lifecycle::write(file, &report.kubeconfig)?;
+            eprintln!("mooring: wrote {} (mode 0600)", file.display());
+            Ok(())
+        }
+    }
 }

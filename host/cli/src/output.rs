@@ -28,9 +28,9 @@ pub(crate) fn summary(outcome: &Outcome, err: &mut dyn Write) {
             step.step,
             step.guest,
             step.seen,
-            step.changed,
-            step.added,
-            step.removed,
+            step.changes.changed,
+            step.changes.added,
+            step.changes.removed,
             step.results,
             step.elapsed.as_secs_f64() * 1e3
         );

@@ -9,6 +9,7 @@
 //! same directory, then rename), and nothing is written until the caller has
 //! a complete, successful result.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write};
@@ -88,6 +89,9 @@ pub struct Bundle {
     files: Vec<SourceFile>,
     /// Bundle-relative paths of the non-YAML files.
     other_files: Vec<String>,
+    /// Symbolic links inside the bundle: the link, and what it points at,
+    /// both bundle-relative.
+    links: Vec<(String, String)>,
     /// Staged files left by a killed in-place run.
     stale: Vec<PathBuf>,
     documents: Vec<Document>,
@@ -124,6 +128,7 @@ impl Bundle {
             root: root.to_owned(),
             files: Vec::new(),
             other_files: listing.other,
+            links: listing.links,
             stale: listing.stale,
             documents: Vec::new(),
             raw: HashMap::new(),
@@ -196,78 +201,86 @@ impl Bundle {
         Ok(())
     }
 
-    /// The files a result changes: new text, or `None` for a file to delete.
-    pub fn render(&self, result: &[Document]) -> BTreeMap<String, Option<String>> {
-        let by_id: HashMap<DocId, &Document> = result.iter().map(|d| (d.id, d)).collect();
-        let mut changes = BTreeMap::new();
-        let mut placed: HashSet<DocId> = HashSet::new();
+    /// Moves the documents out, for a pipeline to work on; the bundle
+    /// keeps their original text for [`render`](Self::render).
+    pub fn take_documents(&mut self) -> Vec<Document> {
+        std::mem::take(&mut self.documents)
+    }
 
+    /// The files a result changes: new text, or `None` for a file to delete.
+    /// Documents are grouped by file once, so this costs one pass over the
+    /// documents and one over the files.
+    pub fn render(&self, result: &[Document]) -> BTreeMap<String, Option<String>> {
+        let mut by_file: HashMap<&str, Vec<&Document>> = HashMap::new();
+        for doc in result {
+            by_file.entry(doc.path.as_str()).or_default().push(doc);
+        }
+        let mut changes = BTreeMap::new();
         for file in &self.files {
-            let mut text = String::new();
-            let mut has_documents = false;
+            let here = by_file.remove(file.path.as_str()).unwrap_or_default();
+            let by_id: HashMap<DocId, &Document> = here.iter().map(|d| (d.id, *d)).collect();
+            let mut placed: HashSet<DocId> = HashSet::new();
+            let mut text = String::with_capacity(file.text.len());
             for piece in &file.pieces {
                 match piece {
                     Piece::Text(t) => text.push_str(t),
                     Piece::Document(id) => {
-                        let Some(doc) = by_id.get(id).filter(|d| d.path == file.path) else {
-                            continue; // deleted or moved away
-                        };
-                        let raw = &self.raw[id].text;
-                        if doc.modified {
-                            text.push_str(&leading_lines(raw));
-                            text.push_str(&yaml::to_yaml(&doc.content));
-                        } else {
-                            text.push_str(raw);
+                        if let Some(doc) = by_id.get(id) {
+                            text.push_str(&self.text_of(doc));
+                            placed.insert(*id);
                         }
-                        placed.insert(*id);
-                        has_documents = true;
                     }
                 }
             }
-            for doc in result.iter().filter(|d| d.path == file.path) {
-                if placed.insert(doc.id) {
-                    append_document(&mut text, doc);
-                    has_documents = true;
-                }
+            for doc in here.iter().filter(|d| !placed.contains(&d.id)) {
+                append_document(&mut text, &self.text_of(doc));
             }
             let had_documents = file.pieces.iter().any(|p| matches!(p, Piece::Document(_)));
-            if had_documents && !has_documents {
+            if had_documents && here.is_empty() {
                 changes.insert(file.path.clone(), None);
             } else if text != file.text {
                 changes.insert(file.path.clone(), Some(text));
             }
         }
-
+        // Documents for files the bundle did not have, in result order.
         let mut new_files: BTreeMap<&str, String> = BTreeMap::new();
-        for doc in result.iter().filter(|d| !placed.contains(&d.id)) {
-            append_document(new_files.entry(&doc.path).or_default(), doc);
+        for doc in result {
+            if by_file.contains_key(doc.path.as_str()) {
+                append_document(new_files.entry(&doc.path).or_default(), &self.text_of(doc));
+            }
         }
         changes.extend(new_files.into_iter().map(|(p, t)| (p.to_owned(), Some(t))));
         changes
     }
 
     /// The result as one YAML stream, each document after a `---` line;
-    /// unchanged documents keep their original text.
+    /// unchanged documents keep their original text, changed ones are
+    /// edited where they changed.
     pub fn stream(&self, result: &[Document]) -> String {
         let mut out = String::new();
         for doc in result {
-            match self.raw.get(&doc.id).filter(|_| !doc.modified) {
-                Some(yaml::Chunk { text: raw, .. }) => {
-                    if !yaml::split(raw)[0].text.starts_with("---") {
-                        out.push_str("---\n");
-                    }
-                    out.push_str(raw);
-                    if !raw.ends_with('\n') {
-                        out.push('\n');
-                    }
-                }
-                None => {
-                    out.push_str("---\n");
-                    out.push_str(&yaml::to_yaml(&doc.content));
-                }
-            }
+            append_document(&mut out, &self.text_of(doc));
         }
         out
+    }
+
+    /// A document's text: its original bytes when unchanged, the original
+    /// edited where it changed, or the whole document for one a step added.
+    fn text_of<'a>(&'a self, doc: &Document) -> Cow<'a, str> {
+        let Some(chunk) = self.raw.get(&doc.id) else {
+            return Cow::Owned(yaml::to_yaml(&doc.content));
+        };
+        if !doc.modified {
+            return Cow::Borrowed(&chunk.text);
+        }
+        let rendered = yaml::render_document(&chunk.text, &doc.content);
+        if !rendered.in_place {
+            tracing::warn!(
+                "{doc}: the change could not be made in the original text, so the document \
+                 is written whole and its comments inside are lost"
+            );
+        }
+        Cow::Owned(rendered.text)
     }
 
     /// Applies `changes` to the bundle directory itself. Every new file is
@@ -390,6 +403,16 @@ impl Bundle {
             let bytes = fs::read(&source).map_err(io_error("read", &source))?;
             write(path, &bytes)?;
         }
+        for (link, target) in &self.links {
+            // Relative, so the copy's link points into the copy.
+            let up = "../".repeat(link.matches('/').count());
+            let at = staging.path().join(link);
+            if let Some(parent) = at.parent() {
+                fs::create_dir_all(parent).map_err(io_error("create", parent))?;
+            }
+            std::os::unix::fs::symlink(format!("{up}{target}"), &at)
+                .map_err(io_error("link", &at))?;
+        }
         let staged = staging.keep();
         fs::rename(&staged, dir).map_err(|source| {
             let _ = fs::remove_dir_all(&staged);
@@ -443,6 +466,7 @@ pub fn check_document_path(path: &str) -> Result<(), String> {
 struct Listing {
     yaml: Vec<String>,
     other: Vec<String>,
+    links: Vec<(String, String)>,
     /// Staged files a killed in-place run left behind.
     stale: Vec<PathBuf>,
 }
@@ -480,12 +504,14 @@ fn walk(
         if file_type.is_symlink() {
             let target = fs::canonicalize(&path)
                 .unwrap_or_else(|_| fs::read_link(&path).unwrap_or_default());
-            if !target.starts_with(canonical_root) {
+            let Ok(inside) = target.strip_prefix(canonical_root) else {
                 return Err(BundleError::SymlinkEscapes {
                     path: relative,
                     target,
                 });
-            }
+            };
+            let inside = inside.to_string_lossy().into_owned();
+            listing.links.push((relative, inside));
         } else if file_type.is_dir() {
             walk(canonical_root, &path, &relative, listing)?;
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
@@ -497,34 +523,22 @@ fn walk(
     Ok(())
 }
 
-/// The `---` line and comment lines that open a chunk, kept when the
-/// document below them is re-serialized.
-fn leading_lines(raw: &str) -> String {
-    let mut kept = String::new();
-    for line in raw.split_inclusive('\n') {
-        let trimmed = line.trim();
-        if trimmed == "---"
-            || trimmed.starts_with("--- #")
-            || trimmed.starts_with('#')
-            || trimmed.is_empty()
-        {
-            kept.push_str(line);
-        } else {
-            break;
-        }
+/// Appends a document's text to a stream or file: on a line of its own,
+/// after exactly one `---` marker.
+fn append_document(out: &mut String, text: &str) {
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
     }
-    if !kept.is_empty() && !kept.ends_with('\n') {
-        kept.push('\n');
+    if !yaml::split(text)
+        .first()
+        .is_some_and(|first| first.text.starts_with("---"))
+    {
+        out.push_str("---\n");
     }
-    kept
-}
-
-fn append_document(text: &mut String, doc: &Document) {
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
+    out.push_str(text);
+    if !out.ends_with('\n') {
+        out.push('\n');
     }
-    text.push_str("---\n");
-    text.push_str(&yaml::to_yaml(&doc.content));
 }
 
 /// The files of `result` that hold credentials (a `KubeConfig` or a
@@ -593,7 +607,8 @@ mod tests {
             changes["moved/a.yaml"]
                 .as_deref()
                 .unwrap()
-                .starts_with("---\napiVersion: v1\n")
+                .starts_with("---\n# site header\napiVersion: v1\n"),
+            "a moved document takes its comments along"
         );
     }
 
@@ -642,6 +657,30 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "bad.yaml:2:4: the file is not valid UTF-8; YAML files must be UTF-8 encoded"
+        );
+    }
+
+    #[test]
+    fn output_copies_links_inside_the_bundle_as_links_into_the_copy() {
+        let (dir, _) = bundle_with(&[("v2/a.yaml", "kind: A\n"), ("docs/x.txt", "x\n")]);
+        std::os::unix::fs::symlink("v2", dir.path().join("latest")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("docs/x.txt"), dir.path().join("docs/y.txt"))
+            .unwrap();
+        let bundle = Bundle::load(dir.path()).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let copy = out.path().join("copy");
+        bundle
+            .write_to(&copy, &BTreeMap::new(), &BTreeSet::new())
+            .unwrap();
+        assert_eq!(fs::read_link(copy.join("latest")).unwrap(), Path::new("v2"));
+        assert_eq!(
+            fs::read_link(copy.join("docs/y.txt")).unwrap(),
+            Path::new("../docs/x.txt")
+        );
+        assert_eq!(fs::read_to_string(copy.join("docs/y.txt")).unwrap(), "x\n");
+        assert_eq!(
+            fs::read_to_string(copy.join("latest/a.yaml")).unwrap(),
+            "kind: A\n"
         );
     }
 

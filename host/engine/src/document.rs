@@ -41,26 +41,92 @@ impl Object for Document {
     }
 }
 
+/// A document as results and messages name it: who it is and where it
+/// came from, without its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentRef {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`.
+    pub namespace: String,
+    /// Bundle-relative path of its file.
+    pub path: String,
+    /// Where it was read from; `None` for a document a step added.
+    pub origin: Option<Origin>,
+    /// Its `config.kubernetes.io/index` annotation, when it has one.
+    pub file_index: Option<u64>,
+}
+
+impl From<&Document> for DocumentRef {
+    fn from(doc: &Document) -> Self {
+        DocumentRef {
+            api_version: doc.api_version().to_owned(),
+            kind: doc.kind().to_owned(),
+            name: doc.name().to_owned(),
+            namespace: doc.namespace().to_owned(),
+            path: doc.path.clone(),
+            origin: doc.origin.clone(),
+            file_index: doc
+                .annotation("config.kubernetes.io/index")
+                .and_then(|i| i.parse().ok()),
+        }
+    }
+}
+
 /// `Kind/name (path:line)`, or just the place for a document with no kind
 /// or name (a kustomization): how a document is named in messages.
 impl fmt::Display for Document {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let place = match &self.origin {
-            Some(origin) => format!("{}:{}", origin.path, origin.line),
-            None => format!("{}, added", self.path),
-        };
-        match (self.kind(), self.name()) {
-            ("", "") => f.write_str(&place),
-            (kind, name) => write!(
-                f,
-                "{}/{} ({place})",
-                or(kind, "document"),
-                or(name, "<unnamed>")
-            ),
-        }
+        describe(
+            f,
+            self.kind(),
+            self.name(),
+            &self.path,
+            self.origin.as_ref(),
+        )
+    }
+}
+
+impl fmt::Display for DocumentRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        describe(f, &self.kind, &self.name, &self.path, self.origin.as_ref())
+    }
+}
+
+fn describe(
+    f: &mut fmt::Formatter<'_>,
+    kind: &str,
+    name: &str,
+    path: &str,
+    origin: Option<&Origin>,
+) -> fmt::Result {
+    let place = match origin {
+        Some(origin) => format!("{}:{}", origin.path, origin.line),
+        None => format!("{path}, added"),
+    };
+    match (kind, name) {
+        ("", "") => f.write_str(&place),
+        (kind, name) => write!(
+            f,
+            "{}/{} ({place})",
+            or(kind, "document"),
+            or(name, "<unnamed>")
+        ),
     }
 }
 
 fn or<'a>(value: &'a str, fallback: &'a str) -> &'a str {
     if value.is_empty() { fallback } else { value }
+}
+
+/// Documents as messages name them, comma-separated.
+pub fn names(docs: &[&Document]) -> String {
+    docs.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -2,26 +2,25 @@
 //!
 //! Every guest is fetched, compiled and linked before the first step runs, so
 //! a bad pin or a broken component fails before any work is done. Each step
-//! then sees only what its selector picks (never a pipeline document), and
-//! what it hands back is checked before it replaces anything: ids must be
-//! ones it was given, each at most once; content must be a JSON object; new
-//! or moved documents need a safe bundle-relative path. A step that selects
-//! nothing is not instantiated. A step that reports an error result ends the
-//! pipeline, as a failing KRM function does.
+//! then sees only what its selector picks (never a pipeline document), as a
+//! document set on the host ([`crate::capabilities::documents`]) that checks
+//! every edit as it arrives. A step that selects nothing is not
+//! instantiated. A step that reports an error result ends the pipeline, as a
+//! failing KRM function does.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mooring_model::kubeconfig::Kubeconfig;
-use serde_json::Value;
 
-use crate::bundle::check_document_path;
 use crate::capabilities::credentials::Credentials;
+use crate::capabilities::documents::{Changes, DocumentSet};
 use crate::capabilities::log::LogBuffer;
-use crate::document::{DocId, Document};
+use crate::document::{DocId, Document, DocumentRef};
 use crate::guests::{self, GuestError};
-use crate::pipeline::{GuestRef, Pipeline, Step, is_pipeline};
-use crate::runtime::{LoadError, LoadedGuest, RunError, Runtime, WitDocument, WitOutput};
+use crate::pipeline::{GuestRef, Pipeline, Step, StepMode, is_pipeline};
+use crate::runtime::{LoadError, LoadedGuest, RunError, Runtime, WitResult};
 
 /// A pipeline that could not run to the end.
 #[derive(Debug, thiserror::Error)]
@@ -47,9 +46,11 @@ pub enum StepFailure {
     /// The guest trapped, timed out, ran out of memory or refused.
     #[error(transparent)]
     Run(#[from] RunError),
-    /// The guest returned something that is not a valid result.
-    #[error("it returned invalid output: {0}")]
-    InvalidOutput(String),
+    /// The guest did something it may not: changed documents as a
+    /// validator, sent an edit that could not be applied, or more content
+    /// than its memory limit.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl StepFailure {
@@ -91,9 +92,9 @@ pub struct StepResult {
     pub severity: Severity,
     /// What it says.
     pub message: String,
-    /// The document, as it was when the step saw it.
-    pub document: Option<Document>,
-    /// A dotted field path within the document.
+    /// The document it is about, as the step saw it.
+    pub document: Option<Arc<DocumentRef>>,
+    /// The field within the document: a JSON pointer or a dotted path.
     pub field: Option<String>,
 }
 
@@ -106,12 +107,8 @@ pub struct StepReport {
     pub guest: String,
     /// Documents selected for it.
     pub seen: usize,
-    /// Documents it changed (content or path).
-    pub changed: usize,
-    /// Documents it added.
-    pub added: usize,
-    /// Documents it removed.
-    pub removed: usize,
+    /// What it changed, added and removed.
+    pub changes: Changes,
     /// Results it reported.
     pub results: usize,
     /// What it logged.
@@ -176,11 +173,6 @@ pub fn run(
     };
     for step in &pipeline.steps {
         let guest = &guests[&step.guest];
-        let fail = |cause: StepFailure| StepError {
-            step: step.name.clone(),
-            guest: guest.name().to_owned(),
-            cause,
-        };
         let started = Instant::now();
         let selected: Vec<usize> = outcome
             .documents
@@ -193,56 +185,32 @@ pub fn run(
             step: step.name.clone(),
             guest: guest.name().to_owned(),
             seen: selected.len(),
-            changed: 0,
-            added: 0,
-            removed: 0,
+            changes: Changes::default(),
             results: 0,
             log: LogBuffer::default(),
             elapsed: Duration::ZERO,
         };
+        let before = outcome.results.len();
         if !selected.is_empty() {
-            let input: Vec<WitDocument> = selected
-                .iter()
-                .map(|&i| to_wit(&outcome.documents[i]))
-                .collect();
-            let config = step.config.to_string();
-            let granted = Credentials::granted(
-                step.grants
-                    .credentials
-                    .iter()
-                    .map(|cluster| (cluster.clone(), credentials.kubeconfig(cluster)))
-                    .collect(),
-            );
-            let ran = runtime
-                .run(guest, &input, &config, &step.limits, granted)
-                .map_err(|e| fail(e.into()))?;
-            report.log = ran.log;
-            for cluster in &ran.denied {
-                outcome.results.push(StepResult {
-                    step: step.name.clone(),
-                    severity: Severity::Warning,
-                    message: format!(
-                        "asked for the credentials of cluster `{cluster}` without a grant, and was denied; \
-                         if it needs them, add `grants: {{credentials: [{cluster}]}}` to the step"
-                    ),
-                    document: None,
-                    field: None,
-                });
-                report.results += 1;
-            }
-            apply(
+            let documents = std::mem::take(&mut outcome.documents);
+            let ran = run_step(
+                runtime,
                 step,
-                &mut outcome,
-                &selected,
-                &input,
-                ran.output,
-                &mut next_id,
-                &mut report,
-            )
-            .map_err(|message| fail(StepFailure::InvalidOutput(message)))?;
+                guest,
+                documents,
+                selected,
+                next_id,
+                credentials,
+            )?;
+            outcome.documents = ran.documents;
+            next_id = ran.next_id;
+            report.changes = ran.changes;
+            report.log = ran.log;
+            outcome.results.extend(ran.results);
         }
+        report.results = outcome.results.len() - before;
         report.elapsed = started.elapsed();
-        let stop = outcome.results[outcome.results.len() - report.results..]
+        let stop = outcome.results[before..]
             .iter()
             .any(|r| r.severity == Severity::Error);
         outcome.steps.push(report);
@@ -251,6 +219,129 @@ pub fn run(
         }
     }
     Ok(outcome)
+}
+
+/// What one step left behind.
+struct StepRun {
+    documents: Vec<Document>,
+    next_id: DocId,
+    changes: Changes,
+    log: LogBuffer,
+    results: Vec<StepResult>,
+}
+
+/// Runs one step over the documents at `selected`.
+fn run_step(
+    runtime: &Runtime,
+    step: &Step,
+    guest: &LoadedGuest,
+    documents: Vec<Document>,
+    selected: Vec<usize>,
+    next_id: DocId,
+    credentials: &dyn CredentialSource,
+) -> Result<StepRun, StepError> {
+    let fail = |cause: StepFailure| StepError {
+        step: step.name.clone(),
+        guest: guest.name().to_owned(),
+        cause,
+    };
+    let read_only = (step.mode == StepMode::Validate).then(|| step.name.clone());
+    let set = DocumentSet::new(documents, selected, next_id, step.limits.memory, read_only);
+    let granted = Credentials::granted(
+        step.grants
+            .credentials
+            .iter()
+            .map(|cluster| (cluster.clone(), credentials.kubeconfig(cluster)))
+            .collect(),
+    );
+    let config = step.config.to_string();
+    let ran = runtime
+        .run(guest, set, &config, &step.limits, granted)
+        .map_err(|e| fail(e.into()))?;
+    if let Some(violation) = &ran.documents.violation {
+        return Err(fail(StepFailure::Refused(violation.clone())));
+    }
+    let mut results: Vec<StepResult> = ran
+        .denied
+        .iter()
+        .map(|cluster| StepResult {
+            step: step.name.clone(),
+            severity: Severity::Warning,
+            message: format!(
+                "asked for the credentials of cluster `{cluster}` without a grant, and was denied; \
+                 if it needs them, add `grants: {{credentials: [{cluster}]}}` to the step"
+            ),
+            document: None,
+            field: None,
+        })
+        .collect();
+    results.extend(step_results(&step.name, &ran.documents, ran.results));
+    let (documents, changes, next_id) = ran.documents.finish();
+    Ok(StepRun {
+        documents,
+        next_id,
+        changes,
+        log: ran.log,
+        results,
+    })
+}
+
+/// At most this many results are kept per step; a step that reports more
+/// gets one warning saying how many were dropped.
+pub const MAX_RESULTS: usize = 10_000;
+/// A longer result message is cut to this many bytes.
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// A guest's results, tied to the documents they name; each document is
+/// described once however many results name it.
+fn step_results(step: &str, set: &DocumentSet, reported: Vec<WitResult>) -> Vec<StepResult> {
+    use crate::bindings::mooring::step::types::Severity as Wit;
+    let total = reported.len();
+    let mut refs: HashMap<u32, Arc<DocumentRef>> = HashMap::new();
+    let mut results: Vec<StepResult> = reported
+        .into_iter()
+        .take(MAX_RESULTS)
+        .map(|result| StepResult {
+            step: step.to_owned(),
+            severity: match result.severity {
+                Wit::Error => Severity::Error,
+                Wit::Warning => Severity::Warning,
+                Wit::Info => Severity::Info,
+            },
+            message: truncate(result.message),
+            document: result.document.and_then(|doc| match refs.get(&doc) {
+                Some(known) => Some(known.clone()),
+                None => {
+                    let reference = Arc::new(DocumentRef::from(set.reference(doc)?));
+                    refs.insert(doc, reference.clone());
+                    Some(reference)
+                }
+            }),
+            field: result.field.map(truncate),
+        })
+        .collect();
+    if total > MAX_RESULTS {
+        results.push(StepResult {
+            step: step.to_owned(),
+            severity: Severity::Warning,
+            message: format!("reported {total} results; only the first {MAX_RESULTS} are kept"),
+            document: None,
+            field: None,
+        });
+    }
+    results
+}
+
+fn truncate(mut text: String) -> String {
+    if text.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 /// Fetches and loads each distinct guest once.
@@ -274,142 +365,4 @@ fn load_guests(
         loaded.insert(step.guest.clone(), guest);
     }
     Ok(loaded)
-}
-
-fn to_wit(doc: &Document) -> WitDocument {
-    WitDocument {
-        id: Some(doc.id.to_string()),
-        path: doc.path.clone(),
-        content: serde_json::to_string(&doc.content).unwrap_or_default(),
-    }
-}
-
-/// Checks a step's output and merges it into the document list.
-fn apply(
-    step: &Step,
-    outcome: &mut Outcome,
-    selected: &[usize],
-    input: &[WitDocument],
-    output: WitOutput,
-    next_id: &mut DocId,
-    report: &mut StepReport,
-) -> Result<(), String> {
-    let given: HashMap<DocId, usize> = selected
-        .iter()
-        .map(|&i| (outcome.documents[i].id, i))
-        .collect();
-    // What each document was sent as: a document returned as the very same
-    // text is unchanged, and costs neither a parse nor a comparison.
-    let sent: HashMap<DocId, &str> = selected
-        .iter()
-        .zip(input)
-        .map(|(&i, wit)| (outcome.documents[i].id, wit.content.as_str()))
-        .collect();
-    let mut returned: HashSet<DocId> = HashSet::new();
-    let mut added = Vec::new();
-    let mut replacements: HashMap<usize, Document> = HashMap::new();
-    let mut kept: HashSet<usize> = HashSet::new();
-
-    for (position, doc) in output.documents.into_iter().enumerate() {
-        let parse = |text: &str| match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Err(format!("document #{position} is not a JSON object")),
-            Err(e) => Err(format!("document #{position} is not valid JSON: {e}")),
-        };
-        match doc.id {
-            Some(id) => {
-                let index = id
-                    .parse::<DocId>()
-                    .ok()
-                    .and_then(|id| given.get(&id).map(|&i| (id, i)));
-                let Some((id, index)) = index else {
-                    return Err(format!(
-                        "document #{position} has id {id:?}, which the step was not given"
-                    ));
-                };
-                if !returned.insert(id) {
-                    return Err(format!(
-                        "document #{position} repeats id {id:?}; each document may be returned once"
-                    ));
-                }
-                let before = &outcome.documents[index];
-                if doc.path == before.path && sent.get(&id) == Some(&doc.content.as_str()) {
-                    kept.insert(index);
-                    continue;
-                }
-                if doc.path != before.path {
-                    check_document_path(&doc.path)
-                        .map_err(|e| format!("document #{position} ({before}): {e}"))?;
-                }
-                let content = parse(&doc.content)?;
-                let modified = doc.path != before.path || content != before.content;
-                if !modified {
-                    kept.insert(index);
-                    continue;
-                }
-                report.changed += 1;
-                replacements.insert(
-                    index,
-                    Document {
-                        id: before.id,
-                        path: doc.path,
-                        content,
-                        origin: before.origin.clone(),
-                        modified: true,
-                    },
-                );
-            }
-            None => {
-                check_document_path(&doc.path)
-                    .map_err(|e| format!("added document #{position}: {e}"))?;
-                added.push(Document {
-                    id: *next_id,
-                    path: doc.path,
-                    content: parse(&doc.content)?,
-                    origin: None,
-                    modified: true,
-                });
-                *next_id += 1;
-            }
-        }
-    }
-
-    // Results refer to documents as the step saw them.
-    let by_wire_id: HashMap<String, &Document> = selected
-        .iter()
-        .map(|&i| (outcome.documents[i].id.to_string(), &outcome.documents[i]))
-        .collect();
-    for result in output.results {
-        use crate::bindings::mooring::step::types::Severity as Wit;
-        outcome.results.push(StepResult {
-            step: step.name.clone(),
-            severity: match result.severity {
-                Wit::Error => Severity::Error,
-                Wit::Warning => Severity::Warning,
-                Wit::Info => Severity::Info,
-            },
-            message: result.message,
-            document: result
-                .document
-                .and_then(|id| by_wire_id.get(&id).map(|d| (*d).clone())),
-            field: result.field,
-        });
-        report.results += 1;
-    }
-
-    report.removed = selected.len() - returned.len();
-    report.added = added.len();
-    let selected: HashSet<usize> = selected.iter().copied().collect();
-    let documents = std::mem::take(&mut outcome.documents);
-    outcome.documents = documents
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, doc)| match replacements.remove(&i) {
-            Some(replacement) => Some(replacement),
-            None if selected.contains(&i) && !kept.contains(&i) => None,
-            None => Some(doc),
-        })
-        .chain(added)
-        .collect();
-    Ok(())
 }

@@ -17,6 +17,8 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
+use mooring_model::object_entry;
+
 use crate::document::{DocId, Document, Object, Origin};
 use crate::execute::StepResult;
 use crate::pipeline::{self, Pipeline};
@@ -26,7 +28,6 @@ use crate::yaml::{self, Chunk, YamlError};
 pub const API_VERSION: &str = "config.kubernetes.io/v1";
 const INTERNAL_PREFIX: &str = "internal.config.kubernetes.io/";
 const PATH: &str = "config.kubernetes.io/path";
-const INDEX: &str = "config.kubernetes.io/index";
 
 /// Why stdin could not be taken as a ResourceList.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,8 @@ pub struct ResourceList {
     pub function_config: Option<Map<String, Value>>,
     /// The internal annotations taken off each item.
     internal: HashMap<DocId, Map<String, Value>>,
+    /// The list as it came: the answer is this text, edited.
+    text: String,
 }
 
 /// Parses a ResourceList.
@@ -116,6 +119,7 @@ pub fn read(text: &str) -> Result<ResourceList, KrmError> {
         documents,
         function_config,
         internal,
+        text: text.to_owned(),
     })
 }
 
@@ -165,47 +169,54 @@ impl ResourceList {
         }
     }
 
-    /// The response: `documents` as items (internal annotations restored),
-    /// the functionConfig as sent, and `results`.
-    pub fn write(&self, documents: &[Document], results: &[StepResult]) -> String {
-        let items: Vec<Value> = documents
-            .iter()
-            .map(|doc| {
-                let mut content = doc.content.clone();
-                if doc.modified
-                    && !doc.path.is_empty()
-                    && content.annotation(PATH) != Some(doc.path.as_str())
-                {
-                    annotations_mut(&mut content)
-                        .insert(PATH.to_owned(), Value::from(doc.path.clone()));
-                }
-                // Whatever a guest wrote under the orchestrator's prefix is
-                // dropped; what the orchestrator sent is put back as it was.
-                take_internal_annotations(&mut content);
-                if let Some(internal) = self.internal.get(&doc.id).filter(|m| !m.is_empty()) {
-                    annotations_mut(&mut content).extend(internal.clone());
-                }
-                Value::Object(content)
-            })
-            .collect();
-        let mut list = Map::new();
-        list.insert("apiVersion".to_owned(), Value::from(API_VERSION));
-        list.insert("kind".to_owned(), Value::from("ResourceList"));
-        list.insert("items".to_owned(), Value::Array(items));
-        if let Some(config) = &self.function_config {
-            list.insert("functionConfig".to_owned(), Value::Object(config.clone()));
+    /// The response: the list as it came, with its items replaced by
+    /// `documents` (internal annotations restored; `None` keeps the items
+    /// as sent) and `results` added. It is the input text edited where it
+    /// changed: untouched items keep their bytes and comments, and the
+    /// functionConfig is never rewritten.
+    pub fn write(&self, documents: Option<&[Document]>, results: &[StepResult]) -> String {
+        let Some(original) = yaml::read_object(&self.text) else {
+            return self.text.clone();
+        };
+        let mut updated = original.clone();
+        if let Some(documents) = documents {
+            let items = documents
+                .iter()
+                .map(|doc| Value::Object(self.item(doc)))
+                .collect();
+            updated.insert("items".to_owned(), Value::Array(items));
         }
         if !results.is_empty() {
-            list.insert(
+            updated.insert(
                 "results".to_owned(),
                 results.iter().map(krm_result).collect(),
             );
         }
-        yaml::to_yaml(&list)
+        yaml::render_edit(&self.text, &original, &updated).text
+    }
+
+    /// A document as an item of the answer.
+    fn item(&self, doc: &Document) -> Map<String, Value> {
+        let mut content = doc.content.clone();
+        if doc.modified
+            && !doc.path.is_empty()
+            && content.annotation(PATH) != Some(doc.path.as_str())
+        {
+            annotations_mut(&mut content).insert(PATH.to_owned(), Value::from(doc.path.clone()));
+        }
+        // Whatever a guest wrote under the orchestrator's prefix is dropped;
+        // what the orchestrator sent is put back as it was.
+        take_internal_annotations(&mut content);
+        if let Some(internal) = self.internal.get(&doc.id).filter(|m| !m.is_empty()) {
+            annotations_mut(&mut content).extend(internal.clone());
+        }
+        content
     }
 }
 
-/// One result in the specification's shape.
+/// One result in the specification's shape: a `resourceRef` only for a
+/// document that has an apiVersion, a kind and a name (the spec requires
+/// all three), its file and index, and the field.
 fn krm_result(result: &StepResult) -> Value {
     let mut out = Map::new();
     out.insert(
@@ -214,27 +225,20 @@ fn krm_result(result: &StepResult) -> Value {
     );
     out.insert("severity".to_owned(), Value::from(result.severity.as_str()));
     if let Some(doc) = &result.document {
-        let mut reference = Map::new();
-        for (key, value) in [
-            ("apiVersion", doc.api_version()),
-            ("kind", doc.kind()),
-            ("name", doc.name()),
-            ("namespace", doc.namespace()),
-        ] {
-            if !value.is_empty() {
-                reference.insert(key.to_owned(), Value::from(value));
+        if !doc.api_version.is_empty() && !doc.kind.is_empty() && !doc.name.is_empty() {
+            let mut reference =
+                json!({"apiVersion": doc.api_version, "kind": doc.kind, "name": doc.name});
+            if !doc.namespace.is_empty() {
+                reference["namespace"] = Value::from(doc.namespace.clone());
             }
+            out.insert("resourceRef".to_owned(), reference);
         }
-        out.insert("resourceRef".to_owned(), Value::Object(reference));
         if !doc.path.is_empty() {
-            let index = doc
-                .content
-                .annotation(INDEX)
-                .and_then(|i| i.parse::<u64>().ok());
-            out.insert(
-                "file".to_owned(),
-                json!({ "path": doc.path, "index": index.unwrap_or(0) }),
-            );
+            let mut file = json!({"path": doc.path});
+            if let Some(index) = doc.file_index {
+                file["index"] = Value::from(index);
+            }
+            out.insert("file".to_owned(), file);
         }
     }
     if let Some(field) = &result.field {
@@ -244,23 +248,7 @@ fn krm_result(result: &StepResult) -> Value {
 }
 
 fn annotations_mut(content: &mut Map<String, Value>) -> &mut Map<String, Value> {
-    let metadata = content
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !metadata.is_object() {
-        *metadata = Value::Object(Map::new());
-    }
-    let annotations = metadata
-        .as_object_mut()
-        .map(|m| {
-            m.entry("annotations")
-                .or_insert_with(|| Value::Object(Map::new()))
-        })
-        .filter(|a| a.is_object());
-    match annotations {
-        Some(Value::Object(map)) => map,
-        _ => unreachable!("metadata.annotations was just made an object"),
-    }
+    object_entry(object_entry(content, "metadata"), "annotations")
 }
 
 /// Removes `internal.config.kubernetes.io/*` annotations and returns them;
@@ -329,12 +317,16 @@ functionConfig:
         let mut changed = doc.clone();
         changed.content["data"]["k"] = "w".into();
         changed.modified = true;
-        let out = list.write(&[changed], &[]);
-        assert!(
-            out.contains("internal.config.kubernetes.io/seqindent: compact"),
-            "{out}"
-        );
-        assert!(out.contains("k: w"), "{out}");
+        let out = list.write(Some(&[changed]), &[]);
+        // The answer is the input with one line changed: the internal
+        // annotations and the functionConfig keep their bytes.
+        let changed: Vec<(&str, &str)> = KPT_INPUT
+            .lines()
+            .zip(out.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(changed, [("    k: v", "    k: w")], "{out}");
+        assert_eq!(out.lines().count(), KPT_INPUT.lines().count(), "{out}");
         assert!(out.contains("guest: set-metadata"), "{out}");
     }
 

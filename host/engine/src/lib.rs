@@ -24,6 +24,7 @@ mod cache;
 pub mod capabilities;
 pub mod digest;
 pub mod document;
+pub mod edit;
 pub mod execute;
 pub mod guests;
 pub mod krm;

@@ -18,6 +18,7 @@
 //!     limits: {timeout: 10s, memory: 256Mi}
 //!     grants:                        # optional; nothing is granted by default
 //!       credentials: [target-cluster] # captured kubeconfigs the step may read
+//!     mode: validate                 # optional: results only, documents read-only
 //! ```
 //!
 //! A pipeline lives in the bundle (any document of this kind; it is never
@@ -89,6 +90,20 @@ pub struct Step {
     pub limits: Limits,
     /// Capabilities beyond the sandbox.
     pub grants: Grants,
+    /// Whether it may change documents.
+    pub mode: StepMode,
+}
+
+/// Whether a step may change documents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepMode {
+    /// It may change, add and remove documents (the default).
+    #[default]
+    Transform,
+    /// It reports results only: its documents are read-only, and a change
+    /// fails it (what kpt's `pipeline.validators` expects).
+    Validate,
 }
 
 /// What a step may reach beyond the sandbox. Nothing, unless listed.
@@ -131,6 +146,8 @@ struct StepSpec {
     limits: Limits,
     #[serde(default)]
     grants: Grants,
+    #[serde(default)]
+    mode: StepMode,
 }
 
 impl Pipeline {
@@ -191,6 +208,7 @@ impl Pipeline {
             selector: Selector::default(),
             limits: Limits::default(),
             grants: Grants::default(),
+            mode: StepMode::default(),
         };
         Self::build("pipeline".to_owned(), vec![step], base)
     }
@@ -240,6 +258,7 @@ impl Pipeline {
                 selector: spec.selector,
                 limits: spec.limits,
                 grants: spec.grants,
+                mode: spec.mode,
             });
         }
         Ok(Pipeline { name, steps })

@@ -11,11 +11,12 @@ use std::sync::{Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, Linker, Resource};
 use wasmtime::{Config, Engine, Store, Trap};
 
 use crate::bindings::{self, StepPre, WIT_PACKAGE, WIT_VERSION};
 use crate::cache::CompileCache;
+use crate::capabilities::documents::DocumentSet;
 use crate::capabilities::{self, HostState, credentials::Credentials, log::LogBuffer};
 use crate::digest::sha256_hex;
 use crate::limits::{DisplayBytes, DisplayDuration, Limits};
@@ -23,10 +24,8 @@ use crate::limits::{DisplayBytes, DisplayDuration, Limits};
 /// How often the epoch advances; a step's timeout is accurate to this.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// The documents and config handed to a guest, in WIT types.
-pub type WitDocument = bindings::mooring::step::types::Document;
-/// What a guest returns when it completes.
-pub type WitOutput = bindings::mooring::step::types::Output;
+/// A result as a guest reports it.
+pub type WitResult = bindings::mooring::step::types::StepResult;
 
 /// Why a guest could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +66,8 @@ pub enum LoadError {
     /// The guest was built against a WIT version this host does not speak.
     #[error(
         "guest `{guest}` was built against {WIT_PACKAGE}@{found}, but this mooring speaks \
-         {WIT_PACKAGE}@{WIT_VERSION}; rebuild the guest against a matching mooring-guest SDK"
+         {WIT_PACKAGE}@{WIT_VERSION}; rebuild the guest against mooring-guest {WIT_VERSION} \
+         (the SDK of this mooring)"
     )]
     IncompatibleVersion {
         /// The guest's name.
@@ -150,8 +150,10 @@ impl LoadedGuest {
 
 /// What a step run produced.
 pub struct RunOutcome {
-    /// The guest's output.
-    pub output: WitOutput,
+    /// The documents, as the step left them.
+    pub documents: DocumentSet,
+    /// The results it reported, each message scrubbed.
+    pub results: Vec<WitResult>,
     /// What the guest logged.
     pub log: LogBuffer,
     /// Clusters whose credentials the guest asked for without a grant.
@@ -281,13 +283,13 @@ impl Runtime {
         Ok(component)
     }
 
-    /// Runs one step: a fresh store and instance, one call, under `limits`,
-    /// able to read only `credentials`, which are scrubbed from everything
-    /// the step says.
+    /// Runs one step over `documents`: a fresh store and instance, one
+    /// call, under `limits`, able to read only `credentials`, which are
+    /// scrubbed from everything the step says.
     pub fn run(
         &self,
         guest: &LoadedGuest,
-        documents: &[WitDocument],
+        documents: DocumentSet,
         config: &str,
         limits: &Limits,
         credentials: Credentials,
@@ -297,24 +299,39 @@ impl Runtime {
         store.set_epoch_deadline(self.ticker.ticks(limits.timeout));
         store.epoch_deadline_trap();
 
+        let set = store
+            .data_mut()
+            .table
+            .push(documents)
+            .map_err(|e| RunError::Trap {
+                reason: e.to_string(),
+                output: String::new(),
+            })?;
+        let borrowed = Resource::<DocumentSet>::new_borrow(set.rep());
         let result = guest.pre.instantiate(&mut store).and_then(|step| {
             step.mooring_step_run()
-                .call_run(&mut store, documents, config)
+                .call_run(&mut store, borrowed, config)
         });
-        let state = store.into_data();
-        match result {
-            Ok(Ok(mut output)) => {
-                for result in &mut output.results {
+        let mut state = store.into_data();
+        let documents = state.table.delete(set);
+        match (result, documents) {
+            (Ok(Ok(mut results)), Ok(documents)) => {
+                for result in &mut results {
                     result.message = state.credentials.scrub(&result.message);
                 }
                 Ok(RunOutcome {
-                    output,
+                    documents,
+                    results,
                     log: state.log,
                     denied: state.credentials.denied,
                 })
             }
-            Ok(Err(message)) => Err(RunError::Refused(state.credentials.scrub(&message))),
-            Err(error) => Err(classify(&error, &state, limits)),
+            (Ok(Err(message)), _) => Err(RunError::Refused(state.credentials.scrub(&message))),
+            (Err(error), _) => Err(classify(&error, &state, limits)),
+            (Ok(Ok(_)), Err(error)) => Err(RunError::Trap {
+                reason: format!("the document set was not returned: {error}"),
+                output: String::new(),
+            }),
         }
     }
 }

@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{self, Bundle, BundleError};
-use crate::document::Document;
+use mooring_model::{OneOf, one_of};
+
+use crate::document::{Document, names};
 use crate::execute::{self, CredentialSource, Outcome, Severity, StepError, StepResult};
 use crate::krm;
 use crate::pipeline::{self, Pipeline, PipelineError};
@@ -168,27 +170,25 @@ fn write(
 
 /// The pipeline document inside the bundle, when there is exactly one.
 fn pipeline_in_bundle(bundle: &Bundle) -> Result<Pipeline, RunError> {
-    let found: Vec<&Document> = bundle
+    let root = bundle.root().display();
+    let pipelines = bundle
         .documents()
         .iter()
-        .filter(|d| pipeline::is_pipeline(d))
-        .collect();
-    let root = bundle.root().display();
-    let doc = match found.as_slice() {
-        [one] => *one,
-        [] => {
+        .filter(|d| pipeline::is_pipeline(d));
+    let doc = match one_of(pipelines) {
+        OneOf::One(doc) => doc,
+        OneOf::None => {
             return Err(RunError::NoPipeline(format!(
                 "{root} holds no {} {} document; add one or pass --pipeline FILE",
                 pipeline::API_VERSION,
                 pipeline::KIND
             )));
         }
-        many => {
-            let names: Vec<String> = many.iter().map(|d| d.to_string()).collect();
+        OneOf::Many(many) => {
             return Err(RunError::NoPipeline(format!(
                 "{root} holds {} pipelines ({}); choose one with --pipeline FILE",
                 many.len(),
-                names.join(", ")
+                names(&many)
             )));
         }
     };
@@ -225,7 +225,7 @@ pub fn answer_resource_list(
     base: &Path,
     credentials: &dyn CredentialSource,
 ) -> KrmAnswer {
-    let list = match krm::read(input) {
+    let mut list = match krm::read(input) {
         Ok(list) => list,
         Err(e) => {
             return KrmAnswer {
@@ -235,6 +235,7 @@ pub fn answer_resource_list(
             };
         }
     };
+    let documents = std::mem::take(&mut list.documents);
     let fail = |message: String| {
         let result = StepResult {
             step: "mooring".to_owned(),
@@ -244,7 +245,7 @@ pub fn answer_resource_list(
             field: None,
         };
         KrmAnswer {
-            stdout: list.write(&list.documents, &[result]),
+            stdout: list.write(None, &[result]),
             outcome: None,
             failure: Some(message),
         }
@@ -253,7 +254,7 @@ pub fn answer_resource_list(
         Ok(pipeline) => pipeline,
         Err(message) => return fail(message),
     };
-    let outcome = match execute::run(runtime, &pipeline, list.documents.clone(), credentials) {
+    let outcome = match execute::run(runtime, &pipeline, documents, credentials) {
         Ok(outcome) => outcome,
         Err(e) => return fail(e.to_string()),
     };
@@ -262,7 +263,7 @@ pub fn answer_resource_list(
         errors => Some(format!("the pipeline reported {errors} error result(s)")),
     };
     KrmAnswer {
-        stdout: list.write(&outcome.documents, &outcome.results),
+        stdout: list.write(Some(&outcome.documents), &outcome.results),
         outcome: Some(outcome),
         failure,
     }

@@ -109,7 +109,7 @@ pub fn from_chunk<T: serde::de::DeserializeOwned>(
     path: &str,
     chunk: &Chunk,
 ) -> Result<T, YamlError> {
-    serde_saphyr::from_str(&chunk.text).map_err(|error| {
+    serde_saphyr::from_str_with_options(&chunk.text, kubernetes()).map_err(|error| {
         let (line, column) = error
             .location()
             .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
@@ -128,6 +128,95 @@ pub fn from_chunk<T: serde::de::DeserializeOwned>(
             message: with_hint(rendered.trim_end()),
         }
     })
+}
+
+/// How mooring reads scalars: as the Kubernetes API machinery does, with
+/// YAML 1.1 rules (`0644` is 420, `yes` and `on` are true, `0x1F` is 31),
+/// so what a guest reads is what `kubectl apply` would send.
+fn kubernetes() -> serde_saphyr::Options {
+    serde_saphyr::options! { legacy_octal_numbers: true }
+}
+
+/// Reads `text` (one document) as an object, or `None`.
+pub fn read_object(text: &str) -> Option<Map<String, Value>> {
+    match serde_saphyr::from_str_with_options(text, kubernetes()) {
+        Ok(Value::Object(map)) => Some(map),
+        _ => None,
+    }
+}
+
+/// A changed document written back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The document's new text.
+    pub text: String,
+    /// True when it is the original text edited where it changed; false
+    /// when it had to be written whole (its comments are lost).
+    pub in_place: bool,
+}
+
+/// The text of a document that was `original_text` and must now read as
+/// `updated`: the original edited in place ([`crate::edit`]) when the
+/// result reads back as `updated`, else written whole after the original's
+/// `---` line and leading comments. Either way it reads back as `updated`.
+pub fn render_document(original_text: &str, updated: &Map<String, Value>) -> Rendered {
+    match read_object(original_text) {
+        Some(original) => render_edit(original_text, &original, updated),
+        None => render_whole(original_text, updated),
+    }
+}
+
+/// [`render_document`] for a caller that has already read `original_text`
+/// as `original`.
+pub fn render_edit(
+    original_text: &str,
+    original: &Map<String, Value>,
+    updated: &Map<String, Value>,
+) -> Rendered {
+    if let Ok(text) = crate::edit::rewrite(original_text, original, updated)
+        && read_object(&text).as_ref() == Some(updated)
+    {
+        return Rendered {
+            text,
+            in_place: true,
+        };
+    }
+    render_whole(original_text, updated)
+}
+
+fn render_whole(original_text: &str, updated: &Map<String, Value>) -> Rendered {
+    let mut text = leading_lines(original_text);
+    text.push_str(&to_yaml(updated));
+    Rendered {
+        text,
+        in_place: false,
+    }
+}
+
+/// The `---` line and comment lines that open a chunk, kept when the
+/// document below them is written whole. A marker that carries a tag or
+/// anchor becomes a plain `---`: the tag belonged to the old text, and
+/// the marker must stay, or the document would fuse with the one before.
+fn leading_lines(raw: &str) -> String {
+    let mut kept = String::new();
+    for line in raw.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if trimmed == "---"
+            || trimmed.starts_with("--- #")
+            || trimmed.starts_with('#')
+            || trimmed.is_empty()
+        {
+            kept.push_str(line);
+        } else if is_document_start(line) {
+            kept.push_str("---\n");
+        } else {
+            break;
+        }
+    }
+    if !kept.is_empty() && !kept.ends_with('\n') {
+        kept.push('\n');
+    }
+    kept
 }
 
 /// True for text that looks like a kubeconfig or a Secret: its parse errors

@@ -19,9 +19,10 @@ use mooring_model::kubeconfig::{KubeConfigDocument, Kubeconfig};
 use crate::client::{ClusterError, Connection, Wait, WaitProgress, kubeconfig_from_secret};
 use crate::store::{FileStore, SecretStore, StoreError};
 use mooring_engine::bundle::Bundle;
-use mooring_engine::document::Document;
+use mooring_engine::document::{Document, names};
 use mooring_engine::limits::DisplayDuration;
 use mooring_engine::limits::parse_duration;
+use mooring_model::{OneOf, one_of};
 
 /// Why a site's kubeconfigs cannot be resolved at all, or one cluster's.
 #[derive(Debug, thiserror::Error)]
@@ -145,23 +146,19 @@ impl Site {
 
     /// The same from documents, `place` naming where they came from.
     pub fn from_documents(documents: &[Document], place: &str) -> Result<Self, ResolveError> {
-        let maps: Vec<&Document> = documents
-            .iter()
-            .filter(|d| ClusterMap::describes(*d))
-            .collect();
-        let map_doc = match maps.as_slice() {
-            [one] => *one,
-            [] => {
+        let maps = documents.iter().filter(|d| ClusterMap::describes(*d));
+        let map_doc = match one_of(maps) {
+            OneOf::One(doc) => doc,
+            OneOf::None => {
                 return Err(ResolveError::NoMap(format!(
                     "{place} holds no airshipit.org/v1alpha1 ClusterMap; add one naming the site's clusters"
                 )));
             }
-            many => {
-                let names: Vec<String> = many.iter().map(ToString::to_string).collect();
+            OneOf::Many(many) => {
                 return Err(ResolveError::NoMap(format!(
                     "{place} holds {} ClusterMaps ({}); keep one",
                     many.len(),
-                    names.join(", ")
+                    names(&many)
                 )));
             }
         };
@@ -175,14 +172,13 @@ impl Site {
                 document: document.clone(),
                 problems: problems.iter().map(ToString::to_string).collect(),
             })?;
-        let kubeconfigs: Vec<&Document> = documents
+        let kubeconfigs = documents
             .iter()
-            .filter(|d| KubeConfigDocument::describes(*d))
-            .collect();
-        let bundle_kubeconfig = match kubeconfigs.as_slice() {
-            [] => None,
-            [one] => Some(kubeconfig_of(one)?),
-            many => {
+            .filter(|d| KubeConfigDocument::describes(*d));
+        let bundle_kubeconfig = match one_of(kubeconfigs) {
+            OneOf::None => None,
+            OneOf::One(one) => Some(kubeconfig_of(one)?),
+            OneOf::Many(many) => {
                 return Err(ResolveError::BadKubeConfig {
                     document: many[1].to_string(),
                     reason: format!(

@@ -1,33 +1,37 @@
 //! `provider-filter`: one plan for every provider. Learns the site's
-//! infrastructure provider from the bundle, drops what belongs only to other
-//! providers, and leaves a bundle that still holds together.
+//! infrastructure provider from the bundle, drops what belongs only to
+//! other providers, and leaves a bundle that still builds.
 //!
-//! ```yaml
-//! - guest: provider-filter
-//!   config:
-//!     provider: docker          # optional: detected from Metal3Cluster, DockerCluster, AzureCluster, ...
-//!     rules:                    # optional: the default is the hwcc rule below
-//!       - name: hwcc
-//!         providers: [metal3]   # the rule's documents belong to these providers only
-//!         documents:            # selectors: apiVersion, kind, name, namespace, labels, annotations
-//!           - kind: HardwareClassification
-//!           - {kind: Phase, name: verify-hwcc-profiles}
-//! ```
+//! What belongs to a provider is known two ways: by kind (Cluster API
+//! infrastructure kinds such as `Metal3MachineTemplate` or `AWSCluster`,
+//! and bare-metal kinds such as `BareMetalHost`, `BaremetalManager` and
+//! `HardwareClassification`), and by rules naming documents (the default
+//! rules: hwcc checks and the ISO boot image are metal3's; each cloud's
+//! ephemeral boot configuration is that cloud's).
 //!
-//! What a rule removes pulls its dependants with it: a removed `Phase`'s
-//! executor (unless another phase uses it), an executor's `configRef`
-//! ConfigMap or the kustomize `configMapGenerator` that makes it, `PhasePlan`
-//! entries naming a removed phase, and `kustomization.yaml` `resources:`
-//! entries whose files or directories lost everything. Each removal is a
-//! result naming the document and the reason.
+//! What is removed pulls its dependants with it: a `Phase` whose executor
+//! went, an executor only removed phases used, a `configRef` ConfigMap (or
+//! the kustomize `configMapGenerator` that makes it) only removed executors
+//! used, `PhasePlan` entries naming a removed phase (and a plan left with
+//! none), and every kustomization entry (`resources`, patches, components,
+//! transformers, generators) naming a file or directory that lost
+//! everything. Each removal is a result naming the document and the reason.
 
+use std::collections::BTreeSet;
+
+use mooring_guest::airship::PhasePlan;
+use mooring_guest::kustomize;
 use mooring_guest::prelude::*;
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 struct Config {
+    /// The provider, when detection should not decide.
     provider: Option<String>,
+    /// Rules replacing the default ones.
     rules: Option<Vec<Rule>>,
+    /// Providers beyond the built-in ones.
+    providers: Vec<Provider>,
 }
 
 #[derive(serde::Deserialize)]
@@ -38,205 +42,355 @@ struct Rule {
     documents: Vec<Selector>,
 }
 
-/// hwcc (HardwareClassification) checks count BareMetalHosts per profile, so
-/// they mean something only on metal3.
+/// A Cluster API infrastructure provider.
+#[derive(serde::Deserialize, Clone)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Provider {
+    /// As clusterctl names it: `metal3`, `aws`.
+    name: String,
+    /// Other names people use: `capm3`, `capa`.
+    #[serde(default)]
+    aliases: Vec<String>,
+    /// Its infrastructure kinds start with this: `Metal3`, `AWS`.
+    kind_prefix: String,
+    /// Kinds outside `infrastructure.cluster.x-k8s.io` that are its own.
+    #[serde(default)]
+    kinds: Vec<String>,
+}
+
+/// The infrastructure providers mooring knows without being told.
+fn builtin_providers() -> Vec<Provider> {
+    let provider = |name: &str, aliases: &[&str], prefix: &str, kinds: &[&str]| Provider {
+        name: name.to_owned(),
+        aliases: aliases.iter().map(|s| (*s).to_owned()).collect(),
+        kind_prefix: prefix.to_owned(),
+        kinds: kinds.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    vec![
+        provider(
+            "metal3",
+            &["capm3", "baremetal"],
+            "Metal3",
+            &[
+                "BareMetalHost",
+                "BaremetalManager",
+                "HardwareClassification",
+                "HostFirmwareSettings",
+                "FirmwareSchema",
+            ],
+        ),
+        provider("docker", &["capd"], "Docker", &[]),
+        provider("azure", &["capz"], "Azure", &[]),
+        provider("gcp", &["capg"], "GCP", &[]),
+        provider("openstack", &["capo"], "OpenStack", &[]),
+        provider("aws", &["capa"], "AWS", &[]),
+        provider("vsphere", &["capv"], "VSphere", &[]),
+    ]
+}
+
+/// What belongs to one provider by name rather than by kind.
 fn default_rules() -> Vec<Rule> {
     let select = |kind: &str, name: Option<&str>| Selector {
         kind: Some(kind.to_owned()),
         name: name.map(str::to_owned),
         ..Selector::default()
     };
-    vec![Rule {
-        name: "hwcc".to_owned(),
-        providers: vec!["metal3".to_owned()],
-        documents: vec![
-            select("HardwareClassification", None),
-            select("Phase", Some("verify-hwcc-profiles")),
-        ],
-    }]
+    let rule = |name: &str, provider: &str, documents: Vec<Selector>| Rule {
+        name: name.to_owned(),
+        providers: vec![provider.to_owned()],
+        documents,
+    };
+    let boot = |prefix: &str| {
+        ["genesis", "cleanup"]
+            .iter()
+            .map(|step| select("Phase", Some(&format!("ephemeral-{prefix}-{step}"))))
+            .chain(["genesis", "cleanup"].iter().map(|step| {
+                select(
+                    "BootConfiguration",
+                    Some(&format!("ephemeral-{prefix}-{step}")),
+                )
+            }))
+            .collect::<Vec<_>>()
+    };
+    vec![
+        // hwcc (HardwareClassification) checks count BareMetalHosts per
+        // profile, so they mean something only on metal3.
+        rule(
+            "hwcc",
+            "metal3",
+            vec![
+                select("HardwareClassification", None),
+                select("Phase", Some("verify-hwcc-profiles")),
+            ],
+        ),
+        // The ephemeral ISO is what redfish boots a bare-metal node from.
+        rule(
+            "iso",
+            "metal3",
+            vec![
+                select("PhasePlan", Some("iso")),
+                select("Phase", Some("iso-cloud-init-data")),
+                select("Phase", Some("iso-build-image")),
+                select("IsoConfiguration", None),
+            ],
+        ),
+        rule("azure-ephemeral", "azure", boot("az")),
+        rule("gcp-ephemeral", "gcp", boot("gcp")),
+        rule("openstack-ephemeral", "openstack", boot("os")),
+    ]
 }
 
-/// Provider names as clusterctl spells them, and the aliases people use.
-const PROVIDERS: &[(&str, &[&str])] = &[
-    ("metal3", &["capm3", "baremetal"]),
-    ("docker", &["capd"]),
-    ("azure", &["capz"]),
-    ("gcp", &["capg"]),
-    ("openstack", &["capo"]),
-];
+struct Providers(Vec<Provider>);
 
-/// Cluster API infrastructure cluster kinds and their provider.
-const INFRASTRUCTURE: &[(&str, &str)] = &[
-    ("Metal3Cluster", "metal3"),
-    ("DockerCluster", "docker"),
-    ("AzureCluster", "azure"),
-    ("AzureManagedCluster", "azure"),
-    ("GCPCluster", "gcp"),
-    ("OpenStackCluster", "openstack"),
-];
+impl Providers {
+    fn named(&self, name: &str) -> Result<&Provider, Error> {
+        let lower = name.to_ascii_lowercase();
+        self.0
+            .iter()
+            .find(|p| p.name.eq_ignore_ascii_case(&lower) || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(&lower)))
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.0.iter().map(|p| p.name.as_str()).collect();
+                Error::msg(format!(
+                    "unknown provider {name:?}; known providers: {} (declare more under `providers:`)",
+                    known.join(", ")
+                ))
+            })
+    }
 
-fn canonical(name: &str) -> Result<&'static str, Error> {
-    PROVIDERS
-        .iter()
-        .find(|(canonical, aliases)| *canonical == name || aliases.contains(&name))
-        .map(|(canonical, _)| *canonical)
-        .ok_or_else(|| {
-            let known: Vec<&str> = PROVIDERS.iter().map(|(c, _)| *c).collect();
-            Error::msg(format!(
-                "unknown provider {name:?}; known providers: {}",
-                known.join(", ")
-            ))
-        })
+    /// The provider an infrastructure kind (`Metal3Cluster`) belongs to.
+    fn by_kind_prefix(&self, kind: &str) -> Option<&Provider> {
+        self.0.iter().find(|p| kind.starts_with(&p.kind_prefix))
+    }
+
+    /// The provider a document belongs to by its kind alone, if any.
+    fn owner(&self, doc: &Document) -> Option<&Provider> {
+        if is_infrastructure(doc.api_version()) {
+            return self.by_kind_prefix(doc.kind());
+        }
+        self.0
+            .iter()
+            .find(|p| p.kinds.iter().any(|k| k == doc.kind()))
+    }
 }
 
-/// The provider, from the config or from the infrastructure objects present.
-fn provider(
+fn is_infrastructure(api_version: &str) -> bool {
+    api_version.starts_with("infrastructure.cluster.x-k8s.io/")
+}
+
+/// The provider, from the config or from what the bundle's clusters say:
+/// infrastructure clusters, their templates, managed clusters, and the
+/// `infrastructureRef` of Cluster API `Cluster`s.
+fn detect<'p>(
     config: &Config,
-    docs: &[Document],
+    providers: &'p Providers,
+    docs: &Documents,
     results: &mut Results,
-) -> Result<&'static str, Error> {
+) -> Result<&'p Provider, Error> {
     if let Some(name) = &config.provider {
-        let provider = canonical(name)?;
-        results.info(format!("provider {provider}, as configured"));
+        let provider = providers.named(name)?;
+        results.info(format!("provider {}, as configured", provider.name));
         return Ok(provider);
     }
-    let found: Vec<(&Document, &str)> = docs
+    // Infrastructure objects first, Clusters' references to them after: the
+    // object is the better witness when both are there.
+    let mut found: Vec<(Document, &Provider, String)> = Vec::new();
+    let mut referenced = Vec::new();
+    for doc in docs.iter() {
+        let clusterish = [
+            "Cluster",
+            "ClusterTemplate",
+            "ManagedCluster",
+            "ManagedControlPlane",
+        ]
         .iter()
-        .filter(|d| {
-            d.api_version()
-                .starts_with("infrastructure.cluster.x-k8s.io/")
-        })
-        .filter_map(|d| {
-            INFRASTRUCTURE
-                .iter()
-                .find(|(kind, _)| *kind == d.kind())
-                .map(|(_, p)| (d, *p))
-        })
-        .collect();
-    let Some((first, provider)) = found.first() else {
+        .any(|suffix| doc.kind().ends_with(suffix));
+        if is_infrastructure(doc.api_version()) && clusterish {
+            if let Some(provider) = providers.by_kind_prefix(doc.kind()) {
+                let why = format!("{}/{} in {}", doc.kind(), doc.name(), doc.path());
+                found.push((doc, provider, why));
+            }
+        } else if doc.kind() == "Cluster" && doc.api_version().starts_with("cluster.x-k8s.io/") {
+            let kind = doc
+                .get_str("/spec/infrastructureRef/kind")
+                .unwrap_or_default();
+            if let Some(provider) = providers.by_kind_prefix(&kind) {
+                let why = format!(
+                    "the infrastructureRef {kind} of Cluster/{} in {}",
+                    doc.name(),
+                    doc.path()
+                );
+                referenced.push((doc, provider, why));
+            }
+        }
+    }
+    found.extend(referenced);
+    let Some((first, provider, why)) = found.first() else {
         return Err(Error::msg(
-            "found no Cluster API infrastructure cluster (Metal3Cluster, DockerCluster, AzureCluster, ...) \
-             to tell the provider by; set `provider:` in this step's config",
+            "found no Cluster API infrastructure cluster (Metal3Cluster, DockerCluster, AWSCluster, \
+             GCPManagedCluster, a Cluster's infrastructureRef, ...) to tell the provider by; \
+             set `provider:` in this step's config",
         ));
     };
-    if let Some((other, different)) = found.iter().find(|(_, p)| p != provider) {
+    if let Some((_, other, other_why)) = found.iter().find(|(_, p, _)| p.name != provider.name) {
         return Err(Error::msg(format!(
-            "the bundle mixes providers: {} ({}) is {provider}, {} ({}) is {different}; set `provider:` in this step's config",
-            first.name(),
-            first.path,
-            other.name(),
-            other.path
+            "the bundle mixes providers: {why} is {}, {other_why} is {}; set `provider:` in this step's config",
+            provider.name, other.name
         )));
     }
     results
-        .info(format!(
-            "provider {provider}, from {}/{} in {}",
-            first.kind(),
-            first.name(),
-            first.path
-        ))
+        .info(format!("provider {}, from {why}", provider.name))
         .about(first);
     Ok(provider)
 }
 
-fn provider_filter(
-    config: Config,
-    docs: Vec<Document>,
-    results: &mut Results,
-) -> Result<Vec<Document>, Error> {
-    let provider = provider(&config, &docs, results)?;
-    let rules = config.rules.unwrap_or_else(default_rules);
-    let mut bundle = Bundle::new(docs);
-    for rule in &rules {
+fn provider_filter(config: Config, docs: &Documents, results: &mut Results) -> Result<(), Error> {
+    let mut all = builtin_providers();
+    all.extend(config.providers.iter().cloned());
+    let providers = Providers(all);
+    let provider = detect(&config, &providers, docs, results)?.name.clone();
+    let rules = match &config.rules {
+        Some(rules) => rules.as_slice(),
+        None => &default_rules(),
+    };
+    let mut site = Site::new(docs);
+    for i in 0..site.docs.len() {
+        if let Some(owner) = providers
+            .owner(&site.docs[i])
+            .filter(|o| o.name != provider)
+        {
+            site.remove(
+                i,
+                format!(
+                    "{} belongs to {}, and this site is {provider}",
+                    site.docs[i].kind(),
+                    owner.name
+                ),
+            );
+        }
+    }
+    for rule in rules {
         let owners = rule
             .providers
             .iter()
-            .map(|p| canonical(p))
+            .map(|p| providers.named(p).map(|p| p.name.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         if owners.contains(&provider) {
             continue;
         }
-        let reason = format!(
-            "rule {}: only for {}, and this site is {provider}",
-            rule.name,
-            owners.join(", ")
-        );
-        for i in 0..bundle.docs.len() {
-            if rule.documents.iter().any(|s| s.matches(&bundle.docs[i])) {
-                bundle.remove(i, &reason);
+        for i in 0..site.docs.len() {
+            if rule.documents.iter().any(|s| site.docs[i].matches(s)) {
+                site.remove(
+                    i,
+                    format!(
+                        "rule {}: only for {}, and this site is {provider}",
+                        rule.name,
+                        owners.join(", ")
+                    ),
+                );
             }
         }
     }
-    bundle.cascade();
-    Ok(bundle.finish(results))
+    site.cascade()?;
+    site.finish(results)
 }
 
-/// The documents with what has been removed and why.
-struct Bundle {
-    docs: Vec<Document>,
+/// The documents, what is removed and why, and the edits made to keep the
+/// rest together.
+struct Site<'s, 'a> {
+    docs: Vec<Document<'s, 'a>>,
     removed: Vec<Option<String>>,
-    edits: Vec<(usize, String, &'static str)>,
+    /// Pointers to remove from a document, with why.
+    edits: Vec<(usize, String, String, String)>,
+    /// Plans and their phases as they will be written.
+    plans: Vec<(usize, PhasePlan)>,
 }
 
-impl Bundle {
-    fn new(docs: Vec<Document>) -> Self {
-        let removed = vec![None; docs.len()];
-        Bundle {
+impl<'s, 'a> Site<'s, 'a> {
+    fn new(docs: &'s Documents<'a>) -> Self {
+        let docs: Vec<_> = docs.iter().collect();
+        Site {
+            removed: vec![None; docs.len()],
             docs,
-            removed,
             edits: Vec::new(),
+            plans: Vec::new(),
         }
     }
 
-    fn live(&self) -> impl Iterator<Item = (usize, &Document)> {
-        self.docs
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.removed[*i].is_none())
+    fn live(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.docs.len()).filter(|&i| self.removed[i].is_none())
     }
 
-    fn remove(&mut self, index: usize, reason: &str) -> bool {
+    fn remove(&mut self, index: usize, reason: String) -> bool {
         if self.removed[index].is_some() {
             return false;
         }
-        self.removed[index] = Some(reason.to_owned());
+        self.removed[index] = Some(reason);
         true
     }
 
+    fn find(&self, kind: &str, name: &str) -> Option<usize> {
+        self.live().find(|&i| self.docs[i].is(kind, name))
+    }
+
     /// Follows references from what was removed until nothing changes.
-    fn cascade(&mut self) {
-        while self.drop_unused_executors()
-            | self.drop_unused_configs()
-            | self.prune_kustomizations()
-        {}
-        self.prune_plans();
+    fn cascade(&mut self) -> Result<(), Error> {
+        loop {
+            let changed = self.drop_phases_without_executors()
+                | self.drop_unused_executors()
+                | self.drop_unused_configs()
+                | self.prune_kustomizations();
+            if !changed {
+                break;
+            }
+        }
+        self.prune_plans()
+    }
+
+    /// `(phase index, executor kind, executor name)` for every phase.
+    fn executors(&self) -> Vec<(usize, String, String)> {
+        (0..self.docs.len())
+            .filter(|&i| self.docs[i].kind() == "Phase")
+            .filter_map(|i| {
+                let reference = self.docs[i].get("/config/executorRef")?;
+                let text = |key: &str| {
+                    reference
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                Some((i, text("kind"), text("name")))
+            })
+            .collect()
+    }
+
+    /// A phase whose executor was removed cannot run: it goes too.
+    fn drop_phases_without_executors(&mut self) -> bool {
+        let mut changed = false;
+        for (phase, kind, name) in self.executors() {
+            let gone = (0..self.docs.len())
+                .any(|i| self.removed[i].is_some() && self.docs[i].is(&kind, &name));
+            if gone && self.removed[phase].is_none() {
+                changed |= self.remove(phase, format!("its executor {kind}/{name} was removed"));
+            }
+        }
+        changed
     }
 
     /// An executor that only removed phases used goes with them.
     fn drop_unused_executors(&mut self) -> bool {
+        let uses = self.executors();
         let mut changed = false;
-        let removed_phases: Vec<(String, String, String)> = (0..self.docs.len())
-            .filter(|&i| self.removed[i].is_some() && self.docs[i].kind() == "Phase")
-            .filter_map(|i| {
-                let r = self.docs[i].get(&["config", "executorRef"])?;
-                Some((
-                    str_of(r, "kind"),
-                    str_of(r, "name"),
-                    self.docs[i].name().to_owned(),
-                ))
-            })
-            .collect();
-        for (kind, name, phase) in removed_phases {
-            let still_used = self.live().any(|(_, d)| {
-                d.kind() == "Phase"
-                    && d.get(&["config", "executorRef"])
-                        .is_some_and(|r| str_of(r, "kind") == kind && str_of(r, "name") == name)
-            });
-            if still_used {
+        for (phase, kind, name) in &uses {
+            if self.removed[*phase].is_none() {
                 continue;
             }
-            if let Some(i) = self.find(&kind, &name) {
-                changed |= self.remove(i, &format!("executor of removed Phase/{phase}"));
+            let still_used = uses
+                .iter()
+                .any(|(p, k, n)| self.removed[*p].is_none() && k == kind && n == name);
+            if !still_used && let Some(i) = self.find(kind, name) {
+                let why = format!("executor of removed Phase/{}", self.docs[*phase].name());
+                changed |= self.remove(i, why);
             }
         }
         changed
@@ -245,205 +399,219 @@ impl Bundle {
     /// A ConfigMap (or the kustomize generator that makes it) that only
     /// removed executors used goes with them.
     fn drop_unused_configs(&mut self) -> bool {
-        let mut changed = false;
+        let config_of = |doc: &Document| {
+            doc.get("/configRef/name")
+                .and_then(|v| v.as_str().map(str::to_owned))
+        };
+        let used: BTreeSet<String> = self
+            .live()
+            .filter_map(|i| config_of(&self.docs[i]))
+            .collect();
         let orphaned: Vec<(String, String)> = (0..self.docs.len())
             .filter(|&i| self.removed[i].is_some())
-            .filter_map(|i| {
-                let r = self.docs[i].get(&["configRef"])?;
-                Some((
-                    str_of(r, "name"),
-                    format!("{}/{}", self.docs[i].kind(), self.docs[i].name()),
-                ))
-            })
-            .filter(|(name, _)| {
-                !self.live().any(|(_, d)| {
-                    d.get(&["configRef"])
-                        .is_some_and(|r| str_of(r, "name") == *name)
-                })
-            })
+            .filter_map(|i| Some((config_of(&self.docs[i])?, self.docs[i].describe())))
+            .filter(|(name, _)| !used.contains(name))
             .collect();
+        let mut changed = false;
         for (name, executor) in orphaned {
             if let Some(i) = self.find("ConfigMap", &name) {
-                changed |= self.remove(i, &format!("configuration of removed {executor}"));
+                changed |= self.remove(i, format!("configuration of removed {executor}"));
             }
-            let generators: Vec<usize> = self
+            let kustomizations: Vec<usize> = self
                 .live()
-                .filter(|(_, d)| d.is_kustomization())
-                .map(|(i, _)| i)
+                .filter(|&i| self.docs[i].is_kustomization())
                 .collect();
-            for i in generators {
-                let Some(Value::Array(entries)) =
-                    self.docs[i].content.get_mut("configMapGenerator")
-                else {
+            for i in kustomizations {
+                let Some(Value::Array(generators)) = self.docs[i].get("/configMapGenerator") else {
                     continue;
                 };
-                let before = entries.len();
-                entries.retain(|e| str_of(e, "name") != name);
-                if entries.len() != before {
-                    self.edits.push((
-                        i,
-                        format!("dropped configMapGenerator {name} (used by removed {executor})"),
-                        "configMapGenerator",
-                    ));
-                    changed = true;
+                for (g, generator) in generators.iter().enumerate().rev() {
+                    let pointer = format!("/configMapGenerator/{g}");
+                    if generator.get("name").and_then(Value::as_str) == Some(name.as_str())
+                        && !self
+                            .edits
+                            .iter()
+                            .any(|(d, p, _, _)| *d == i && *p == pointer)
+                    {
+                        let why = format!(
+                            "dropped configMapGenerator {name} (used by removed {executor})"
+                        );
+                        self.edits
+                            .push((i, pointer, why, "/configMapGenerator".to_owned()));
+                        changed = true;
+                    }
                 }
             }
         }
         changed
     }
 
-    /// `resources:` entries whose file or directory lost everything are
-    /// dropped; a kustomization left with nothing goes too.
+    /// Entries of every kustomization field naming a file or directory
+    /// that lost everything are dropped; a kustomization left with nothing
+    /// to build goes too.
     fn prune_kustomizations(&mut self) -> bool {
         let mut changed = false;
         let kustomizations: Vec<usize> = self
             .live()
-            .filter(|(_, d)| d.is_kustomization())
-            .map(|(i, _)| i)
+            .filter(|&i| self.docs[i].is_kustomization())
             .collect();
         for i in kustomizations {
-            let dir = parent(&self.docs[i].path).to_owned();
-            let Some(Value::Array(entries)) = self.docs[i].content.get("resources") else {
+            let Ok(content) = self.docs[i].content() else {
                 continue;
             };
-            let gone: Vec<String> = entries
-                .iter()
-                .filter_map(Value::as_str)
-                .filter(|entry| join(&dir, entry).is_some_and(|target| self.emptied(&target)))
-                .map(str::to_owned)
-                .collect();
-            if !gone.is_empty() {
-                if let Some(Value::Array(entries)) = self.docs[i].content.get_mut("resources") {
-                    entries.retain(|e| e.as_str().is_none_or(|s| !gone.contains(&s.to_owned())));
+            let dir = parent(self.docs[i].path()).to_owned();
+            for reference in kustomize::references(&content) {
+                let done = self
+                    .edits
+                    .iter()
+                    .any(|(d, p, _, _)| *d == i && *p == reference.pointer);
+                let emptied = kustomize::join(&dir, &reference.path)
+                    .is_some_and(|target| self.emptied(&target));
+                if !done && emptied {
+                    let why = format!(
+                        "dropped {} entry {} (everything it named was removed)",
+                        reference.field, reference.path
+                    );
+                    let field = format!("/{}", reference.field);
+                    self.edits.push((i, reference.pointer, why, field));
+                    changed = true;
                 }
-                for entry in gone {
-                    self.edits.push((
-                        i,
-                        format!(
-                            "dropped resources entry {entry} (everything it named was removed)"
-                        ),
-                        "resources",
-                    ));
-                }
-                changed = true;
             }
-            if self.edits.iter().any(|(e, _, _)| *e == i) && is_empty_kustomization(&self.docs[i]) {
-                self.remove(i, "kustomization left with nothing to build");
+            if self.emptied_kustomization(i, &content) {
+                changed |= self.remove(i, "kustomization left with nothing to build".to_owned());
             }
         }
         changed
     }
 
+    /// True when every list of kustomization `i` would be empty after the
+    /// entries queued for removal.
+    fn emptied_kustomization(&self, i: usize, content: &Map<String, Value>) -> bool {
+        let mut after = content.clone();
+        let mut pointers: Vec<&String> = self
+            .edits
+            .iter()
+            .filter(|(d, ..)| *d == i)
+            .map(|(_, p, ..)| p)
+            .collect();
+        if pointers.is_empty() {
+            return false;
+        }
+        // Highest index first, so earlier indices still point where they did.
+        pointers.sort_by_key(|p| std::cmp::Reverse(index_of(p)));
+        for pointer in pointers {
+            let _ = mooring_guest::pointer::apply(
+                &mut after,
+                &mooring_guest::pointer::Edit::Remove(pointer.clone()),
+            );
+        }
+        kustomize::is_empty(&after)
+    }
+
     /// True when the bundle had documents at `target` (a file, or a
-    /// directory's kustomization) and all of them were removed.
+    /// directory with a kustomization) and all of them were removed.
     fn emptied(&self, target: &str) -> bool {
         let at: Vec<usize> = (0..self.docs.len())
             .filter(|&i| {
-                let path = &self.docs[i].path;
+                let path = self.docs[i].path();
                 path == target || (parent(path) == target && self.docs[i].is_kustomization())
             })
             .collect();
         !at.is_empty() && at.iter().all(|&i| self.removed[i].is_some())
     }
 
-    /// Plans stop naming removed phases.
-    fn prune_plans(&mut self) {
-        let removed_phases: Vec<String> = (0..self.docs.len())
+    /// Plans stop naming removed phases; a plan left with none goes.
+    fn prune_plans(&mut self) -> Result<(), Error> {
+        let removed_phases: BTreeSet<String> = (0..self.docs.len())
             .filter(|&i| self.removed[i].is_some() && self.docs[i].kind() == "Phase")
             .map(|i| self.docs[i].name().to_owned())
             .collect();
         let plans: Vec<usize> = self
             .live()
-            .filter(|(_, d)| d.kind() == "PhasePlan")
-            .map(|(i, _)| i)
+            .filter(|&i| self.docs[i].kind() == "PhasePlan")
             .collect();
         for i in plans {
-            let Some(Value::Array(phases)) = self.docs[i].content.get_mut("phases") else {
+            let mut plan: PhasePlan = self.docs[i].parse()?;
+            let before = plan.phases.len();
+            plan.phases.retain(|p| !removed_phases.contains(&p.name));
+            if plan.phases.len() == before {
                 continue;
-            };
-            let before: Vec<String> = phases.iter().map(|p| str_of(p, "name")).collect();
-            phases.retain(|p| !removed_phases.contains(&str_of(p, "name")));
-            for name in before.iter().filter(|n| removed_phases.contains(n)) {
-                self.edits.push((
-                    i,
-                    format!("dropped phase {name} from the plan (the phase was removed)"),
-                    "phases",
-                ));
+            }
+            if plan.phases.is_empty() {
+                self.remove(i, "every phase of the plan was removed".to_owned());
+            } else {
+                self.plans.push((i, plan));
             }
         }
+        Ok(())
     }
 
-    fn find(&self, kind: &str, name: &str) -> Option<usize> {
-        self.live()
-            .find(|(_, d)| d.kind() == kind && d.name() == name)
-            .map(|(i, _)| i)
-    }
-
-    fn finish(self, results: &mut Results) -> Vec<Document> {
+    fn finish(self, results: &mut Results) -> Result<(), Error> {
         for (i, reason) in self.removed.iter().enumerate() {
             if let Some(reason) = reason {
                 results
                     .info(format!("removed: {reason}"))
                     .about(&self.docs[i]);
+                self.docs[i].remove()?;
             }
         }
-        for (i, message, field) in &self.edits {
-            results
-                .info(message.clone())
-                .about(&self.docs[*i])
-                .field(*field);
+        for (i, plan) in &self.plans {
+            let before: PhasePlan = self.docs[*i].parse()?;
+            for entry in before
+                .phases
+                .iter()
+                .filter(|e| !plan.phases.iter().any(|p| p.name == e.name))
+            {
+                results
+                    .info(format!(
+                        "dropped phase {} from the plan (the phase was removed)",
+                        entry.name
+                    ))
+                    .about(&self.docs[*i])
+                    .field("/phases");
+            }
+            self.docs[*i].store(plan)?;
         }
-        let removed = self.removed;
-        self.docs
-            .into_iter()
-            .zip(removed)
-            .filter(|(_, r)| r.is_none())
-            .map(|(d, _)| d)
-            .collect()
+        let mut edits: Vec<&(usize, String, String, String)> = self
+            .edits
+            .iter()
+            .filter(|(i, ..)| self.removed[*i].is_none())
+            .collect();
+        edits.sort_by_key(|(i, pointer, ..)| {
+            (*i, std::cmp::Reverse(index_of(pointer)), pointer.clone())
+        });
+        for (i, pointer, why, field) in edits {
+            results
+                .info(why.clone())
+                .about(&self.docs[*i])
+                .field(field.clone());
+            self.docs[*i].remove_field(pointer);
+        }
+        Ok(())
     }
 }
 
-fn str_of(value: &Value, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// A kustomization with no entries left in any list it had.
-fn is_empty_kustomization(doc: &Document) -> bool {
-    doc.content
-        .iter()
-        .filter(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "apiVersion" | "kind" | "metadata" | "namespace" | "generatorOptions"
-            )
-        })
-        .all(|(_, v)| v.as_array().is_some_and(Vec::is_empty))
+/// The list index a pointer ends with, for removing later entries first.
+fn index_of(pointer: &str) -> usize {
+    pointer
+        .rsplit('/')
+        .next()
+        .and_then(|i| i.parse().ok())
+        .unwrap_or(0)
 }
 
 fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
-/// `dir/entry` normalized; `None` for a remote entry or one that leaves the bundle.
-fn join(dir: &str, entry: &str) -> Option<String> {
-    if entry.contains("://") || entry.starts_with('/') {
-        return None;
+mooring_guest::export_step!(
+    provider_filter,
+    mooring_guest::Description {
+        summary: "drop what belongs only to other infrastructure providers (metal3-only hwcc checks, for one) and everything that names it",
+        config_schema: include_str!("../config.schema.json"),
+        example: include_str!("../example.yaml"),
     }
-    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
-    for part in entry.trim_end_matches('/').split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            part => parts.push(part),
-        }
-    }
-    Some(parts.join("/"))
-}
+);
 
-mooring_guest::export_step!(provider_filter);
+#[cfg(test)]
+mod tests;

@@ -1,13 +1,6 @@
 //! `set-metadata`: set labels and annotations on every document the step
-//! selects.
-//!
-//! ```yaml
-//! - name: mark-site
-//!   guest: set-metadata
-//!   config:
-//!     labels: {airshipit.org/site: docker-test-site}
-//!     annotations: {mooring.dev/managed: "true"}
-//! ```
+//! selects. It reads nothing: each label is one edit, sent with the rest in
+//! one batch, and written into the document's own text.
 
 use std::collections::BTreeMap;
 
@@ -20,17 +13,13 @@ struct Config {
     annotations: BTreeMap<String, String>,
 }
 
-fn set_metadata(
-    config: Config,
-    mut docs: Vec<Document>,
-    results: &mut Results,
-) -> Result<Vec<Document>, Error> {
+fn set_metadata(config: Config, docs: &Documents, results: &mut Results) -> Result<(), Error> {
     if config.labels.is_empty() && config.annotations.is_empty() {
         return Err(Error::msg(
             "config sets no labels and no annotations; give `labels:` or `annotations:`",
         ));
     }
-    for doc in &mut docs {
+    for doc in docs.iter() {
         for (key, value) in &config.labels {
             doc.set_label(key, value);
         }
@@ -44,7 +33,69 @@ fn set_metadata(
         config.annotations.len(),
         docs.len()
     ));
-    Ok(docs)
+    Ok(())
 }
 
-mooring_guest::export_step!(set_metadata);
+mooring_guest::export_step!(
+    set_metadata,
+    mooring_guest::Description {
+        summary: "set labels and annotations on the documents it is given",
+        config_schema: include_str!("../config.schema.json"),
+        example: include_str!("../example.yaml"),
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mooring_guest::Object;
+    use mooring_guest::testing::Fixture;
+
+    fn site() -> Fixture {
+        Fixture::new()
+            .doc(
+                "a.yaml",
+                json!({"kind": "ConfigMap", "metadata": {"name": "a", "labels": {"keep": "me"}}}),
+            )
+            .doc(
+                "b.yaml",
+                json!({"kind": "Secret", "metadata": {"name": "b", "annotations": null}}),
+            )
+    }
+
+    #[test]
+    fn labels_and_annotations_land_on_every_document_and_keep_the_rest() {
+        let run = site()
+            .run(
+                set_metadata,
+                json!({"labels": {"team": "infra"}, "annotations": {"a/b": "c"}}),
+            )
+            .unwrap();
+        let a = run.get("ConfigMap", "a").unwrap();
+        assert_eq!(
+            (a.label("keep"), a.label("team")),
+            (Some("me"), Some("infra"))
+        );
+        let b = run.get("Secret", "b").unwrap();
+        assert_eq!(
+            (b.label("team"), b.annotation("a/b")),
+            (Some("infra"), Some("c"))
+        );
+        assert_eq!(
+            run.messages(),
+            ["set 1 label(s) and 1 annotation(s) on 2 document(s)"]
+        );
+    }
+
+    #[test]
+    fn a_config_that_sets_nothing_or_misspells_a_field_is_refused() {
+        let nothing = site().run(set_metadata, json!({})).unwrap_err().to_string();
+        assert!(nothing.contains("sets no labels"), "{nothing}");
+        let typo = site()
+            .run(set_metadata, json!({"lables": {}}))
+            .unwrap_err()
+            .to_string();
+        assert!(typo.contains("unknown field `lables`"), "{typo}");
+        assert!(!typo.contains("line 1"), "{typo}");
+    }
+}

@@ -16,17 +16,9 @@ struct Config {
     prune: bool,
 }
 
-fn check_plans(
-    config: Config,
-    mut docs: Vec<Document>,
-    results: &mut Results,
-) -> Result<Vec<Document>, Error> {
-    let phases: Vec<String> = docs
-        .iter()
-        .filter(|d| Phase::describes(*d))
-        .map(|d| d.name().to_owned())
-        .collect();
-    for doc in docs.iter_mut().filter(|d| PhasePlan::describes(*d)) {
+fn check_plans(config: Config, docs: &Documents, results: &mut Results) -> Result<(), Error> {
+    let phases: Vec<String> = docs.of_kind::<Phase>().map(|d| d.name().to_owned()).collect();
+    for doc in docs.of_kind::<PhasePlan>() {
         let mut plan: PhasePlan = doc.parse()?;
         let (known, unknown): (Vec<_>, Vec<_>) = plan
             .phases
@@ -35,9 +27,9 @@ fn check_plans(
         for entry in &unknown {
             let message = format!("phase {} is not in the bundle", entry.name);
             if config.prune {
-                results.warning(format!("{message}; removed")).about(doc);
+                results.warning(format!("{message}; removed")).about(&doc);
             } else {
-                results.error(message).about(doc).field("phases");
+                results.error(message).about(&doc).field("/phases");
             }
         }
         plan.phases = known;
@@ -45,7 +37,42 @@ fn check_plans(
             doc.store(&plan)?;
         }
     }
-    Ok(docs)
+    Ok(())
 }
 
-mooring_guest::export_step!(check_plans);
+mooring_guest::export_step!(
+    check_plans,
+    mooring_guest::Description {
+        summary: "report (or prune) PhasePlan entries naming a phase the bundle does not hold",
+        config_schema: r#"{"type": "object", "additionalProperties": false, "properties": {"prune": {"type": "boolean"}}}"#,
+        example: "- guest: {{crate}}.wasm\n  config: {prune: true}\n",
+    }
+);
+
+/// Unit tests: the step runs natively, over documents in memory edited
+/// exactly as the host edits them. `tests/step.rs` runs it for real.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mooring_guest::testing::Fixture;
+
+    fn fixture() -> Fixture {
+        Fixture::new()
+            .doc("phases.yaml", json!({"apiVersion": "airshipit.org/v1alpha1", "kind": "Phase", "metadata": {"name": "a"}}))
+            .doc("plan.yaml", json!({"apiVersion": "airshipit.org/v1alpha1", "kind": "PhasePlan",
+                "metadata": {"name": "deploy"}, "phases": [{"name": "a"}, {"name": "b"}]}))
+    }
+
+    #[test]
+    fn a_missing_phase_is_an_error() {
+        let run = fixture().run(check_plans, json!({})).unwrap();
+        assert_eq!(run.messages(), ["phase b is not in the bundle"]);
+    }
+
+    #[test]
+    fn prune_removes_it() {
+        let run = fixture().run(check_plans, json!({"prune": true})).unwrap();
+        let plan = run.get("PhasePlan", "deploy").unwrap();
+        assert_eq!(plan.content["phases"], json!([{"name": "a"}]));
+    }
+}

@@ -23,8 +23,9 @@ pub const REDACTED: &str = "<redacted>";
 /// from every message would say less and protect nothing.
 const MIN_SECRET_LEN: usize = 12;
 
-/// The credentials one step run may read.
-#[derive(Debug, Default)]
+/// The credentials one step run may read. Its `Debug` names the granted
+/// clusters, never what they hold.
+#[derive(Default)]
 pub struct Credentials {
     /// Granted cluster → its kubeconfig as JSON, or why there is none.
     granted: BTreeMap<String, Result<String, String>>,
@@ -32,6 +33,16 @@ pub struct Credentials {
     secrets: Vec<String>,
     /// Clusters the step asked for without a grant, in order.
     pub(crate) denied: Vec<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("granted", &self.granted.keys().collect::<Vec<_>>())
+            .field("secrets", &self.secrets.len())
+            .field("denied", &self.denied)
+            .finish()
+    }
 }
 
 impl Credentials {
@@ -141,6 +152,11 @@ mod tests {
         assert_eq!(
             credentials.scrub(said),
             "token <redacted>, key line <redacted>, user admin"
+        );
+        let shown = format!("{credentials:?}");
+        assert!(
+            shown.contains("\"c\"") && !shown.contains("abcdefghijklmnop"),
+            "{shown}"
         );
     }
 }

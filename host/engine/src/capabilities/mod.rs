@@ -1,6 +1,8 @@
 //! What a guest may reach, and how each import is served.
 //!
 //! Every guest gets exactly this and nothing more:
+//! - `mooring:step/documents`, served by [`documents`]: the documents its
+//!   step selected, kept on the host, read and edited through a handle;
 //! - `mooring:step/log`, served by [`log`], bounded in lines and length;
 //! - WASI 0.2, because every `wasm32-wasip2` std guest imports it whether it
 //!   uses it or not, served by [`wasi`] as an empty sandbox: no preopened
@@ -13,6 +15,7 @@
 //!   kubeconfigs of the clusters named in the step's grant.
 
 pub mod credentials;
+pub mod documents;
 pub mod log;
 pub mod wasi;
 
@@ -24,7 +27,7 @@ use crate::bindings;
 /// Everything a running guest's store holds.
 pub(crate) struct HostState {
     wasi: wasmtime_wasi::WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
     pub(crate) memory: MemoryLimiter,
     pub(crate) log: log::LogBuffer,
     pub(crate) output: wasi::CapturedOutput,
@@ -66,7 +69,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<()> {
 
 /// The interfaces of our package a guest may import (`types` carries only
 /// type definitions, but a guest that uses them imports it).
-const PROVIDED: &[&str] = &["types", "log", "credentials"];
+const PROVIDED: &[&str] = &["types", "documents", "log", "credentials"];
 
 /// True for an import the linker serves, for telling an author which
 /// import of theirs is not provided.

@@ -3,8 +3,9 @@
 
 use mooring_guest::bindings::exports::mooring::step::run::Guest;
 use mooring_guest::bindings::mooring::step::credentials::kubeconfig;
+use mooring_guest::bindings::mooring::step::documents::DocumentSet;
 use mooring_guest::bindings::mooring::step::log::{Level, log};
-use mooring_guest::bindings::mooring::step::types::{Document, Output, Severity, StepResult};
+use mooring_guest::bindings::mooring::step::types::{Edit, Patch, Severity, StepResult};
 
 struct Hostile;
 
@@ -25,8 +26,15 @@ fn recurse(depth: u64) -> u64 {
     std::hint::black_box(recurse(frame[7] + 1)) + 1
 }
 
+fn set(doc: u32, pointer: &str, json: &str) -> Patch {
+    Patch {
+        doc,
+        edit: Edit::Set((pointer.to_owned(), json.to_owned())),
+    }
+}
+
 impl Guest for Hostile {
-    fn run(mut documents: Vec<Document>, config: String) -> Result<Output, String> {
+    fn run(documents: &DocumentSet, config: String) -> Result<Vec<StepResult>, String> {
         let config: serde_json::Value = serde_json::from_str(&config).map_err(|e| e.to_string())?;
         let mut results = Vec::new();
         match config["mode"].as_str().unwrap_or("echo") {
@@ -34,7 +42,7 @@ impl Guest for Hostile {
             "refuse" => return Err("refusing on purpose".to_owned()),
             "panic" => panic!("boom from guest"),
             "loop" => loop {
-                std::hint::black_box(&documents);
+                std::hint::black_box(documents);
             },
             "alloc" => {
                 let big = vec![1u8; 1 << 30];
@@ -43,28 +51,38 @@ impl Guest for Hostile {
             "recurse" => {
                 std::hint::black_box(recurse(0));
             }
-            "unknown-id" => documents.push(Document {
-                id: Some("999999".to_owned()),
-                path: "x.yaml".to_owned(),
-                content: "{}".to_owned(),
-            }),
-            "duplicate-id" => {
-                let first = documents.first().cloned().ok_or("no documents")?;
-                documents.push(first);
+            // Edits the host must refuse; the guest passes the refusal on.
+            "bad-index" => documents.apply(&[set(999_999, "/kind", "\"X\"")])?,
+            "bad-pointer" => documents.apply(&[set(0, "no-slash", "1")])?,
+            "not-json" => documents.apply(&[set(0, "/data", "{not json")])?,
+            "not-object" => documents.replace(0, "[1, 2]")?,
+            "escape-path" => {
+                documents.add("../outside.yaml", r#"{"kind":"Evil"}"#)?;
             }
-            "not-json" => documents[0].content = "{not json".to_owned(),
-            "not-object" => documents[0].content = "[1, 2]".to_owned(),
-            "escape-path" => documents.push(Document {
-                id: None,
-                path: "../outside.yaml".to_owned(),
-                content: r#"{"kind":"Evil"}"#.to_owned(),
-            }),
+            // A refused edit the guest ignores: still nothing may change.
+            "ignore-refusal" => {
+                let _ = documents.add("/etc/evil.yaml", r#"{"kind":"Evil"}"#);
+                let _ = documents.apply(&[set(999_999, "/kind", "\"X\"")]);
+            }
+            // A pointer through a scalar, after an edit that went in: the
+            // step must fail even though the guest returns.
+            "through-scalar" => {
+                let _ = documents.apply(&[set(0, "/through/x", "1"), set(0, "/through/x/y", "2")]);
+            }
+            "edit-anyway" => {
+                let _ = documents.apply(&[set(0, "/metadata/labels/validator", "\"wrote\"")]);
+            }
             "error-result" => results.push(StepResult {
                 severity: Severity::Error,
                 message: "policy violated".to_owned(),
-                document: documents.first().and_then(|d| d.id.clone()),
-                field: Some("metadata.name".to_owned()),
+                document: Some(0),
+                field: Some("/metadata/name".to_owned()),
             }),
+            "many-results" => {
+                for i in 0..20_000 {
+                    results.push(info(format!("result {i}")));
+                }
+            }
             "log-flood" => {
                 for i in 0..5000 {
                     log(Level::Info, &format!("line {i}"), &[]);
@@ -97,11 +115,10 @@ impl Guest for Hostile {
             "huge-output" => {
                 let filler = "x".repeat(1 << 20);
                 for i in 0..1024 {
-                    documents.push(Document {
-                        id: None,
-                        path: format!("huge/{i}.yaml"),
-                        content: format!(r#"{{"kind":"Filler","data":"{filler}"}}"#),
-                    });
+                    documents.add(
+                        &format!("huge/{i}.yaml"),
+                        &format!(r#"{{"kind":"Filler","data":"{filler}"}}"#),
+                    )?;
                 }
             }
             // Asks for credentials and repeats them everywhere it can: its
@@ -125,7 +142,21 @@ impl Guest for Hostile {
             }
             other => return Err(format!("unknown mode {other:?}")),
         }
-        Ok(Output { documents, results })
+        Ok(results)
+    }
+}
+
+impl mooring_guest::bindings::exports::mooring::step::describe::Guest for Hostile {
+    fn describe() -> mooring_guest::bindings::mooring::step::types::Description {
+        mooring_guest::bindings::mooring::step::types::Description {
+            summary: "misbehaves as config.mode says".to_owned(),
+            config_schema: String::new(),
+            example: String::new(),
+        }
+    }
+
+    fn validate_config(_: String) -> Result<(), String> {
+        Ok(())
     }
 }
 

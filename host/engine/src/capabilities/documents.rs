@@ -1,0 +1,330 @@
+//! `mooring:step/documents`: the documents of one step run, kept on the host.
+//!
+//! A step reads identities in one call, fields by JSON pointer and whole
+//! documents only when it asks; it sends edits in batches. Every edit is
+//! checked as it arrives (index in range, pointer well formed, value a JSON
+//! value, path inside the bundle) and applied to the host's copy at once; a
+//! document counts as changed only when a value really changed. A
+//! validator's set refuses every change, and the step then fails.
+//!
+//! The guest can make the host hold no more than its own memory limit in
+//! new content (values it sets, documents it replaces or adds), so a step
+//! limited to 64 MiB cannot make the host hold gigabytes.
+
+use std::collections::BTreeSet;
+
+use mooring_model::pointer::{self, Edit as PointerEdit};
+use serde_json::{Map, Value};
+use wasmtime::component::Resource;
+
+use super::HostState;
+use crate::bindings::mooring::step::documents::{Host, HostDocumentSet};
+use crate::bindings::mooring::step::types::{Edit, Header, Patch};
+use crate::bundle::check_document_path;
+use crate::document::{DocId, Document, Object};
+
+/// The documents one step run may read and change.
+pub struct DocumentSet {
+    /// Every document of the run, moved in for the call.
+    docs: Vec<Document>,
+    /// The step's documents, as indices into `docs`; what it adds follows.
+    view: Vec<usize>,
+    /// View indices the step removed.
+    removed: BTreeSet<usize>,
+    /// View indices whose content or path really changed.
+    changed: BTreeSet<usize>,
+    /// How many of `view` the step added.
+    added: usize,
+    /// The id the next added document gets.
+    next_id: DocId,
+    /// Set for a validator: the step's name.
+    read_only: Option<String>,
+    /// Bytes of new content the step may still send.
+    budget: u64,
+    /// What it could send at first: its memory limit.
+    limit: u64,
+    /// Why the step must fail although it returned: a validator that tried
+    /// to change something, or a step over its content budget.
+    pub(crate) violation: Option<String>,
+}
+
+/// What a step did to its documents, once it returned.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Changes {
+    /// Documents it changed (content or path).
+    pub changed: usize,
+    /// Documents it added.
+    pub added: usize,
+    /// Documents it removed.
+    pub removed: usize,
+}
+
+impl DocumentSet {
+    /// The documents at `view` of `docs`, for a step that may send
+    /// `budget` bytes of new content; `read_only` names a validator.
+    pub fn new(
+        docs: Vec<Document>,
+        view: Vec<usize>,
+        next_id: DocId,
+        budget: u64,
+        read_only: Option<String>,
+    ) -> Self {
+        DocumentSet {
+            docs,
+            view,
+            removed: BTreeSet::new(),
+            changed: BTreeSet::new(),
+            added: 0,
+            next_id,
+            read_only,
+            budget,
+            limit: budget,
+            violation: None,
+        }
+    }
+
+    /// The documents afterwards (removed ones gone, added ones last), what
+    /// changed, and the next free id.
+    pub fn finish(self) -> (Vec<Document>, Changes, DocId) {
+        let changes = Changes {
+            changed: self.changed.difference(&self.removed).count(),
+            added: self.added,
+            removed: self.removed.len(),
+        };
+        let gone: BTreeSet<usize> = self.removed.iter().map(|&v| self.view[v]).collect();
+        let docs = self
+            .docs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !gone.contains(i))
+            .map(|(_, d)| d)
+            .collect();
+        (docs, changes, self.next_id)
+    }
+
+    /// The document at view index `doc`, removed or not: what a result
+    /// about it names.
+    pub fn reference(&self, doc: u32) -> Option<&Document> {
+        self.view.get(doc as usize).map(|&i| &self.docs[i])
+    }
+
+    fn index(&self, doc: u32) -> Result<usize, String> {
+        let v = doc as usize;
+        if v >= self.view.len() {
+            return Err(format!(
+                "there is no document {doc}; the step has {}",
+                self.view.len()
+            ));
+        }
+        if self.removed.contains(&v) {
+            return Err(format!("document {doc} was removed by this step"));
+        }
+        Ok(v)
+    }
+
+    /// Refuses a change for a validator, remembering that it tried.
+    fn writable(&mut self, what: &str) -> Result<(), String> {
+        let Some(step) = &self.read_only else {
+            return Ok(());
+        };
+        let message = format!(
+            "step `{step}` is a validator (mode: validate): it may report results, not {what}"
+        );
+        self.violation.get_or_insert_with(|| message.clone());
+        Err(message)
+    }
+
+    /// Charges `bytes` of new content against the budget.
+    fn charge(&mut self, bytes: usize) -> Result<(), String> {
+        match self.budget.checked_sub(bytes as u64) {
+            Some(left) => {
+                self.budget = left;
+                Ok(())
+            }
+            None => {
+                let message = format!(
+                    "the step sent more than {} of new document content (its memory limit); \
+                     it was refused",
+                    crate::limits::DisplayBytes(self.limit)
+                );
+                self.violation.get_or_insert_with(|| message.clone());
+                Err(message)
+            }
+        }
+    }
+
+    fn parse_value(&mut self, json: &str) -> Result<Value, String> {
+        self.charge(json.len())?;
+        serde_json::from_str(json).map_err(|e| format!("not a JSON value: {e}"))
+    }
+
+    fn parse_object(&mut self, json: &str) -> Result<Map<String, Value>, String> {
+        match self.parse_value(json)? {
+            Value::Object(map) => Ok(map),
+            _ => Err("a document must be a JSON object".to_owned()),
+        }
+    }
+
+    fn apply_patches(&mut self, patches: Vec<Patch>) -> Result<(), String> {
+        if patches.is_empty() {
+            return Ok(());
+        }
+        self.writable("change documents")?;
+        // Indices and values are checked before any patch is applied, so a
+        // malformed batch changes nothing.
+        let mut edits = Vec::with_capacity(patches.len());
+        for (n, patch) in patches.into_iter().enumerate() {
+            let at = |e: String| format!("patch {n}: {e}");
+            let v = self.index(patch.doc).map_err(at)?;
+            let edit = match patch.edit {
+                Edit::Set((pointer, json)) => {
+                    PointerEdit::Set(pointer, self.parse_value(&json).map_err(at)?)
+                }
+                Edit::Remove(pointer) => PointerEdit::Remove(pointer),
+                Edit::Merge((pointer, json)) => {
+                    PointerEdit::Merge(pointer, self.parse_object(&json).map_err(at)?)
+                }
+            };
+            edits.push((n, v, edit));
+        }
+        for (n, v, edit) in edits {
+            let doc = &mut self.docs[self.view[v]];
+            let changed = match pointer::apply(&mut doc.content, &edit) {
+                Ok(changed) => changed,
+                Err(e) => {
+                    // Earlier patches of the batch are in: the documents are
+                    // no longer what the step meant, so the step fails.
+                    let message = format!("patch {n} ({doc}): {e}");
+                    self.violation.get_or_insert_with(|| message.clone());
+                    return Err(message);
+                }
+            };
+            if changed {
+                doc.modified = true;
+                self.changed.insert(v);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Host for HostState {}
+
+impl HostDocumentSet for HostState {
+    fn headers(&mut self, set: Resource<DocumentSet>) -> Vec<Header> {
+        let Ok(set) = self.table.get(&set) else {
+            return Vec::new();
+        };
+        set.view
+            .iter()
+            .map(|&i| {
+                let doc = &set.docs[i];
+                Header {
+                    path: doc.path.clone(),
+                    api_version: doc.api_version().to_owned(),
+                    kind: doc.kind().to_owned(),
+                    name: doc.name().to_owned(),
+                    namespace: doc.namespace().to_owned(),
+                }
+            })
+            .collect()
+    }
+
+    fn get(
+        &mut self,
+        set: Resource<DocumentSet>,
+        doc: u32,
+        pointer: String,
+    ) -> Result<Option<String>, String> {
+        let set = self.table.get(&set).map_err(|e| e.to_string())?;
+        let document = &set.docs[set.view[set.index(doc)?]];
+        let value = pointer::get(&document.content, &pointer).map_err(|e| e.to_string())?;
+        Ok(value.map(Value::to_string))
+    }
+
+    fn content(&mut self, set: Resource<DocumentSet>, doc: u32) -> Result<String, String> {
+        let set = self.table.get(&set).map_err(|e| e.to_string())?;
+        let document = &set.docs[set.view[set.index(doc)?]];
+        serde_json::to_string(&document.content).map_err(|e| e.to_string())
+    }
+
+    fn apply(&mut self, set: Resource<DocumentSet>, patches: Vec<Patch>) -> Result<(), String> {
+        let set = self.table.get_mut(&set).map_err(|e| e.to_string())?;
+        set.apply_patches(patches)
+    }
+
+    fn replace(
+        &mut self,
+        set: Resource<DocumentSet>,
+        doc: u32,
+        content: String,
+    ) -> Result<(), String> {
+        let set = self.table.get_mut(&set).map_err(|e| e.to_string())?;
+        let v = set.index(doc)?;
+        set.writable("replace documents")?;
+        let content = set.parse_object(&content)?;
+        let document = &mut set.docs[set.view[v]];
+        if document.content != content {
+            document.content = content;
+            document.modified = true;
+            set.changed.insert(v);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, set: Resource<DocumentSet>, doc: u32) -> Result<(), String> {
+        let set = self.table.get_mut(&set).map_err(|e| e.to_string())?;
+        let v = set.index(doc)?;
+        set.writable("remove documents")?;
+        set.removed.insert(v);
+        Ok(())
+    }
+
+    fn move_to(
+        &mut self,
+        set: Resource<DocumentSet>,
+        doc: u32,
+        path: String,
+    ) -> Result<(), String> {
+        let set = self.table.get_mut(&set).map_err(|e| e.to_string())?;
+        let v = set.index(doc)?;
+        set.writable("move documents")?;
+        check_document_path(&path)?;
+        let document = &mut set.docs[set.view[v]];
+        if document.path != path {
+            document.path = path;
+            document.modified = true;
+            set.changed.insert(v);
+        }
+        Ok(())
+    }
+
+    fn add(
+        &mut self,
+        set: Resource<DocumentSet>,
+        path: String,
+        content: String,
+    ) -> Result<u32, String> {
+        let set = self.table.get_mut(&set).map_err(|e| e.to_string())?;
+        set.writable("add documents")?;
+        check_document_path(&path)?;
+        let content = set.parse_object(&content)?;
+        let index = u32::try_from(set.view.len()).map_err(|_| "too many documents".to_owned())?;
+        set.docs.push(Document {
+            id: set.next_id,
+            path,
+            content,
+            origin: None,
+            modified: true,
+        });
+        set.next_id += 1;
+        set.view.push(set.docs.len() - 1);
+        set.added += 1;
+        Ok(index)
+    }
+
+    fn drop(&mut self, _set: Resource<DocumentSet>) -> wasmtime::Result<()> {
+        // The host owns the set and takes it back after the call.
+        Ok(())
+    }
+}

@@ -1,0 +1,259 @@
+//! Lossless edits of YAML text: a document a step changed is written back
+//! as its original text with only the changed fields rewritten, so
+//! comments, key order, indentation, quoting, flow or block style and the
+//! spelling of every untouched scalar stay as they were.
+//!
+//! [`rewrite`] compares what the text read as with what it must read as
+//! now, and applies the difference to a lossless syntax tree of the text
+//! (`yaml-edit`): removed keys and list items are deleted where they stand,
+//! new ones are inserted in the style of their neighbours, changed scalars
+//! are replaced, and everything else is left alone. New values are written
+//! by serde-saphyr's emitter, which quotes every string that YAML 1.1 would
+//! read as something else (`"y"`, `"0644"`, `"1.10"`).
+//!
+//! The caller checks the result reads back as intended and falls back to
+//! writing the document whole when it does not (see
+//! [`crate::yaml::render_document`]).
+
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+use yaml_edit::{Mapping, Sequence, YamlFile, YamlNode};
+
+/// Why a text could not be edited in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditError(pub String);
+
+/// `text` rewritten to read as `updated`, where it read as `original`.
+pub fn rewrite(
+    text: &str,
+    original: &Map<String, Value>,
+    updated: &Map<String, Value>,
+) -> Result<String, EditError> {
+    let file = YamlFile::from_str(text).map_err(|e| EditError(format!("{e:?}")))?;
+    let document = file
+        .documents()
+        .next()
+        .ok_or_else(|| EditError("no document in the text".to_owned()))?;
+    let root = document
+        .as_mapping()
+        .ok_or_else(|| EditError("the document is not a block or flow mapping".to_owned()))?;
+    diff_mapping(&root, original, updated)?;
+    Ok(file.to_string())
+}
+
+fn diff_mapping(
+    node: &Mapping,
+    old: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), EditError> {
+    for key in old.keys().filter(|k| !new.contains_key(*k)) {
+        node.remove(key.as_str())
+            .ok_or_else(|| EditError(format!("key {key:?} is not spelled in the text")))?;
+    }
+    for (key, value) in new {
+        match old.get(key) {
+            Some(before) if before == value => {}
+            Some(before) => {
+                let child = node
+                    .get(key.as_str())
+                    .ok_or_else(|| EditError(format!("key {key:?} is not spelled in the text")))?;
+                if !diff_in_place(&child, before, value)? {
+                    node.set(key.as_str(), render(value, Some(&child))?);
+                }
+            }
+            None => node.set(key.as_str(), render(value, None)?),
+        }
+    }
+    Ok(())
+}
+
+/// Edits `node` from `old` to `new` where both are collections of the
+/// same kind and the node spells one; false when it must be replaced.
+fn diff_in_place(node: &YamlNode, old: &Value, new: &Value) -> Result<bool, EditError> {
+    match (old, new, node.as_mapping(), node.as_sequence()) {
+        (Value::Object(old), Value::Object(new), Some(mapping), _) => {
+            diff_mapping(mapping, old, new)?;
+            Ok(true)
+        }
+        (Value::Array(old), Value::Array(new), _, Some(sequence)) => {
+            diff_sequence(sequence, old, new)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// How an old list becomes a new one: items kept (and maybe changed),
+/// removed or inserted, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Keep(usize, usize),
+    Remove,
+    Insert(usize),
+}
+
+fn diff_sequence(node: &Sequence, old: &[Value], new: &[Value]) -> Result<(), EditError> {
+    let steps = align(old, new);
+    // Items edited where they stand first, through handles taken once: a
+    // long list is walked once, not once per item.
+    let items: Vec<YamlNode> = node.values().collect();
+    let mut replaced = Vec::new();
+    for step in &steps {
+        if let Step::Keep(i, j) = *step
+            && old[i] != new[j]
+        {
+            let item = items
+                .get(i)
+                .ok_or_else(|| EditError(format!("list item {i} is not in the text")))?;
+            if !diff_in_place(item, &old[i], &new[j])? {
+                replaced.push(j);
+            }
+        }
+    }
+    // Then what is removed, inserted or replaced whole, by position.
+    let mut at = 0;
+    for step in steps {
+        match step {
+            Step::Keep(_, j) => {
+                if replaced.contains(&j) {
+                    node.set(at, render(&new[j], node.get(at).as_ref())?);
+                }
+                at += 1;
+            }
+            Step::Remove => {
+                node.remove(at)
+                    .ok_or_else(|| EditError(format!("list item {at} is not in the text")))?;
+            }
+            Step::Insert(j) => {
+                node.insert(at, render(&new[j], None)?);
+                at += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Lists longer than this in their differing middle are aligned by
+/// position rather than by a longest common subsequence.
+const ALIGN_LIMIT: usize = 512;
+
+/// Aligns two lists: a common prefix and suffix, and for the rest the
+/// longest common subsequence of item identities (a Kubernetes object's
+/// kind and name, a `name:` entry's name, else the whole value), so an
+/// entry removed from the middle of a plan removes just that entry, and an
+/// entry that changed is edited where it stands.
+fn align(old: &[Value], new: &[Value]) -> Vec<Step> {
+    let prefix = old
+        .iter()
+        .zip(new)
+        .take_while(|(a, b)| identity(a) == identity(b))
+        .count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| identity(a) == identity(b))
+        .count();
+    let (old_mid, new_mid) = (
+        &old[prefix..old.len() - suffix],
+        &new[prefix..new.len() - suffix],
+    );
+    let mut steps: Vec<Step> = (0..prefix).map(|i| Step::Keep(i, i)).collect();
+    if old_mid.len().max(new_mid.len()) > ALIGN_LIMIT {
+        let common = old_mid.len().min(new_mid.len());
+        steps.extend((0..common).map(|k| Step::Keep(prefix + k, prefix + k)));
+        steps.extend((common..old_mid.len()).map(|_| Step::Remove));
+        steps.extend((common..new_mid.len()).map(|k| Step::Insert(prefix + k)));
+    } else {
+        steps.extend(lcs(old_mid, new_mid, prefix));
+    }
+    let (old_end, new_end) = (old.len() - suffix, new.len() - suffix);
+    steps.extend((0..suffix).map(|k| Step::Keep(old_end + k, new_end + k)));
+    steps
+}
+
+fn lcs(old: &[Value], new: &[Value], offset: usize) -> Vec<Step> {
+    let (n, m) = (old.len(), new.len());
+    let old_ids: Vec<Identity<'_>> = old.iter().map(identity).collect();
+    let new_ids: Vec<Identity<'_>> = new.iter().map(identity).collect();
+    // table[i][j]: the longest common subsequence of old[i..] and new[j..].
+    let mut table = vec![vec![0u32; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            table[i][j] = if old_ids[i] == new_ids[j] {
+                table[i + 1][j + 1] + 1
+            } else {
+                table[i + 1][j].max(table[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut steps) = (0, 0, Vec::new());
+    while i < n || j < m {
+        if i < n && j < m && old_ids[i] == new_ids[j] {
+            steps.push(Step::Keep(offset + i, offset + j));
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || table[i][j + 1] >= table[i + 1][j]) {
+            steps.push(Step::Insert(offset + j));
+            j += 1;
+        } else {
+            steps.push(Step::Remove);
+            i += 1;
+        }
+    }
+    steps
+}
+
+/// What makes two list items "the same item", changed or not.
+#[derive(PartialEq)]
+enum Identity<'a> {
+    Object(&'a str, &'a str, &'a str),
+    Named(&'a str),
+    Value(&'a Value),
+}
+
+fn identity(value: &Value) -> Identity<'_> {
+    fn text(v: Option<&Value>) -> &str {
+        v.and_then(Value::as_str).unwrap_or("")
+    }
+    let name = value.get("metadata").and_then(|m| m.get("name"));
+    match (name, value.get("name")) {
+        (Some(name), _) if name.is_string() => Identity::Object(
+            text(value.get("kind")),
+            text(value.get("metadata").and_then(|m| m.get("namespace"))),
+            text(Some(name)),
+        ),
+        (_, Some(name)) if name.is_string() => Identity::Named(text(Some(name))),
+        _ => Identity::Value(value),
+    }
+}
+
+/// A node for `value`, written by serde-saphyr. A string replacing a
+/// quoted scalar keeps its quotes.
+fn render(value: &Value, replacing: Option<&YamlNode>) -> Result<YamlNode, EditError> {
+    let quote = replacing
+        .and_then(YamlNode::as_scalar)
+        .map(|s| s.to_string())
+        .and_then(|s| s.trim_start().chars().next())
+        .filter(|c| matches!(c, '\'' | '"'));
+    let text = match (value, quote) {
+        (Value::String(s), Some('"')) => format!("x: {}\n", Value::String(s.clone())),
+        (Value::String(s), Some('\''))
+            if !s.contains(['\n', '\r']) && s.chars().all(|c| !c.is_control()) =>
+        {
+            format!("x: '{}'\n", s.replace('\'', "''"))
+        }
+        _ => {
+            let mut wrapper = Map::new();
+            wrapper.insert("x".to_owned(), value.clone());
+            serde_saphyr::to_string(&wrapper).map_err(|e| EditError(e.to_string()))?
+        }
+    };
+    let file = YamlFile::from_str(&text).map_err(|e| EditError(format!("{e:?}")))?;
+    file.documents()
+        .next()
+        .and_then(|d| d.as_mapping())
+        .and_then(|m| m.get("x"))
+        .ok_or_else(|| EditError(format!("the emitter wrote {text:?}")))
+}
