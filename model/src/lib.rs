@@ -12,6 +12,7 @@ pub mod cluster_map;
 pub mod kubeconfig;
 pub mod kustomize;
 pub mod pointer;
+pub mod providers;
 
 use std::collections::BTreeMap;
 

@@ -156,7 +156,7 @@ fn edits_the_host_cannot_apply_are_refused() {
     for (mode, needle) in [
         (
             "bad-index",
-            "patch 0: there is no document 999999; the step has 101",
+            "patch 0: there is no document 999999; the step has 102",
         ),
         (
             "bad-pointer",
@@ -207,5 +207,25 @@ fn a_typo_in_the_pipeline_names_the_field() {
         "- guest: set-metadata\n  confg: {}\n",
         2,
         &["pipeline.yaml:", "confg"],
+    );
+}
+
+#[test]
+fn a_guest_config_its_guest_does_not_take_is_refused_at_its_line_before_anything_runs() {
+    let stderr = refused(
+        "- guest: set-metadata\n  config:\n    lables: {team: infra}\n",
+        2,
+        &[
+            "pipeline.yaml:8:5: invalid config: unknown field `lables`, expected `labels` or `annotations`",
+        ],
+    );
+    assert!(!stderr.contains("seen"), "no step ran:\n{stderr}");
+    refused(
+        "- guest: set-metadata\n  config:\n    labels: {enabled: y}\n",
+        2,
+        &[
+            "invalid type: boolean `true`, expected a string",
+            "quote the value",
+        ],
     );
 }

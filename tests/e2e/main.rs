@@ -8,11 +8,14 @@
 //! - `bad_input`: every kind of bad input gives one clear message, a
 //!   non-zero exit, and a bundle left byte-for-byte untouched;
 //! - one module per standard guest, named after it: `set_metadata`,
-//!   `provider_filter`, `kubeconfig_rewrite`, `inject_credentials`;
+//!   `provider_filter`, `kubeconfig_rewrite`, `inject_credentials`,
+//!   `check_site` (with validators);
 //! - `fixture_guests`: the guests that misbehave on purpose, one test each;
 //! - `sandbox`: what a guest can and cannot reach;
 //! - `kubeconfig`: capture, persist, resolve and merge against `apiserver`,
 //!   an in-process HTTPS API server;
+//! - `fidelity`: what a step did not change keeps its bytes, in every mode
+//!   and under kpt;
 //! - `fuzz`: bounded property-based fuzzing of the loader, ResourceList reader
 //!   and kubeconfig merger;
 //! - `krm`: `mooring fn` on its own, under `kpt fn eval`/`kpt fn render`,
@@ -25,6 +28,8 @@ mod apiserver;
 mod author_kit;
 mod bad_input;
 mod bundles;
+mod check_site;
+mod fidelity;
 mod fixture_guests;
 mod fuzz;
 mod inject_credentials;

@@ -40,7 +40,7 @@ fn the_metal3_site_keeps_its_hwcc_checks() {
     );
     assert!(
         stderr.contains(
-            "drop-other-providers (provider-filter): 101 seen, 0 changed, 0 added, 0 removed"
+            "drop-other-providers (provider-filter): 102 seen, 0 changed, 0 added, 0 removed"
         ),
         "{stderr}"
     );

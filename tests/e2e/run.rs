@@ -35,7 +35,7 @@ fn run_prints_the_result_as_a_stream_and_a_summary_per_step() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     says(
         &ran,
-        "drop-other-providers (provider-filter): 101 seen, 2 changed, 0 added, 12 removed, 18 result(s)",
+        "drop-other-providers (provider-filter): 102 seen, 2 changed, 0 added, 12 removed, 18 result(s)",
     );
     says(
         &ran,
@@ -155,6 +155,48 @@ fn help_and_guests_describe_the_tool() {
         assert!(guests.contains(guest), "{guests}");
     }
     assert!(guests.contains("timeout 10s, memory 256Mi"), "{guests}");
+}
+
+#[test]
+fn every_built_in_guest_describes_its_configuration() {
+    for guest in mooring_guests::ALL {
+        let ran: crate::util::Ran = crate::util::mooring()
+            .args(["guests", guest.name])
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        for needle in [
+            "Configuration (JSON Schema):",
+            "\"additionalProperties\": false",
+            "Example step:",
+            &format!("guest: {}", guest.name),
+        ] {
+            assert!(
+                ran.stdout.contains(needle),
+                "{}: {needle} missing from:\n{}",
+                guest.name,
+                ran.stdout
+            );
+        }
+        // The example is a step the guest takes.
+        let example = ran.stdout.split("Example step:\n").nth(1).unwrap();
+        let bundle = example_bundle(SITE);
+        let scratch = tempfile::tempdir().unwrap();
+        let pipeline = crate::util::write_pipeline(scratch.path(), example);
+        let checked = run(bundle.path(), &["--pipeline", pipeline.to_str().unwrap()]);
+        assert!(
+            !checked.stderr.contains("invalid config"),
+            "{}: {}",
+            guest.name,
+            checked.stderr
+        );
+    }
+    let unknown = crate::util::mooring()
+        .args(["guests", "no-such-guest"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
 }
 
 #[test]

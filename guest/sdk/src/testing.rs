@@ -24,6 +24,7 @@
 //! `mooring run`.
 //!
 //! ```no_run
+//! use mooring_guest::Object;
 //! use mooring_guest::testing::TestGuest;
 //!
 //! let guest = TestGuest::build(env!("CARGO_MANIFEST_DIR")).unwrap();

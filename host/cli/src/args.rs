@@ -110,8 +110,16 @@ pub(crate) enum Command {
     /// a kustomize transformer.
     #[command(after_help = EXIT_CODES)]
     Fn,
-    /// List the built-in guests and the WIT version guests must be built against
-    Guests,
+    /// List the built-in guests, or show one guest's configuration and an example
+    ///
+    /// Without NAME: the WIT version guests must be built against, the
+    /// default limits and every built-in guest. With NAME (a built-in or a
+    /// path to a .wasm component): what the guest says about itself, its
+    /// configuration schema and an example step.
+    Guests {
+        /// A built-in guest's name, or a .wasm file
+        name: Option<String>,
+    },
     /// Create a guest crate: a step, a fixture bundle and a test that runs it
     ///
     /// The crate builds with `cargo build --target wasm32-wasip2 --release`

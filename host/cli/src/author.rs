@@ -9,9 +9,11 @@ use clap::Args;
 use mooring_engine::bindings::{WIT_PACKAGE, WIT_VERSION};
 use mooring_engine::digest::sha256_hex;
 
+use mooring_engine::guests::{self, GuestRef};
+
 use crate::args::GlobalArgs;
-use crate::exit::{Failure, input};
-use crate::template;
+use crate::exit::{Failure, failed, input};
+use crate::{output, template};
 
 #[derive(Debug, Args)]
 pub(crate) struct NewGuestArgs {
@@ -76,4 +78,41 @@ pub(crate) fn inspect(global: &GlobalArgs, wasm: &Path) -> Result<(), Failure> {
         }
         Err(e) => Err(input(e)),
     }
+}
+
+/// `mooring guests NAME`: what a guest says about itself.
+pub(crate) fn describe(global: &GlobalArgs, name: &str) -> Result<(), Failure> {
+    let guest = if name.ends_with(".wasm") {
+        GuestRef::File {
+            path: PathBuf::from(name),
+            sha256: None,
+        }
+    } else {
+        GuestRef::Builtin(name.to_owned())
+    };
+    let wasm = guests::fetch(&guest).map_err(input)?;
+    let runtime = global.runtime()?;
+    let loaded = runtime.load(name, &wasm).map_err(input)?;
+    let described = runtime.describe(&loaded).map_err(failed)?;
+    let Some(description) = described else {
+        return output::stdout(
+            format!("{name}: the guest does not describe itself (it exports no {WIT_PACKAGE}/describe)\n")
+                .as_bytes(),
+        );
+    };
+    let mut text = format!("{name}: {}\n", description.summary);
+    if !description.config_schema.is_empty() {
+        let schema = serde_json::from_str::<serde_json::Value>(&description.config_schema)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or(description.config_schema);
+        text.push_str(&format!("\nConfiguration (JSON Schema):\n{schema}\n"));
+    }
+    if !description.example.is_empty() {
+        text.push_str(&format!("\nExample step:\n{}", description.example));
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+    }
+    output::stdout(text.as_bytes())
 }

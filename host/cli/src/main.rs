@@ -25,7 +25,10 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => run::run(&cli.global, args),
         Command::Fn => krm_fn::krm_function(&cli.global),
-        Command::Guests => output::print_guests(),
+        Command::Guests { name } => match name {
+            None => output::print_guests(),
+            Some(name) => author::describe(&cli.global, name),
+        },
         Command::NewGuest(args) => author::new_guest(args),
         Command::Inspect { wasm } => author::inspect(&cli.global, wasm),
         Command::Kubeconfig(command) => kubeconfig::kubeconfig(&cli.global, command),

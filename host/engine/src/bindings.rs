@@ -9,6 +9,22 @@ wasmtime::component::bindgen!({
     },
 });
 
+/// The optional `describe` export, generated for the world that adds it to
+/// `step`; every other interface is the one above.
+pub mod described {
+    wasmtime::component::bindgen!({
+        world: "described-step",
+        path: "../../wit",
+        with: {
+            "mooring:step/types": super::mooring::step::types,
+            "mooring:step/log": super::mooring::step::log,
+            "mooring:step/credentials": super::mooring::step::credentials,
+            "mooring:step/documents": super::mooring::step::documents,
+            "mooring:step/run": super::exports::mooring::step::run,
+        },
+    });
+}
+
 /// The WIT package every guest must speak, as `name@version`.
 pub const WIT_PACKAGE: &str = "mooring:step";
 /// The version of [`WIT_PACKAGE`] this host implements.

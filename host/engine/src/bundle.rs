@@ -15,6 +15,9 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+
 use crate::atomic::{self, Mode, STAGED_PREFIX};
 use crate::document::{DocId, Document, Origin};
 use crate::yaml::{self, YamlError};
@@ -78,6 +81,10 @@ pub enum BundleError {
     OutputNotEmpty(PathBuf),
 }
 
+/// From this many changed documents on, they are edited on every core:
+/// below it, starting threads costs more than it saves.
+const PARALLEL_EDITS: usize = 64;
+
 /// The largest YAML file a bundle may hold. With the parser's own budget
 /// (see [`crate::yaml`]) it bounds the memory a hostile bundle can cost.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -133,14 +140,14 @@ impl Bundle {
             documents: Vec::new(),
             raw: HashMap::new(),
         };
-        for path in yaml_paths {
-            let file = root.join(&path);
-            let size = fs::metadata(&file).map_err(io_error("read", &file))?.len();
-            if size > MAX_FILE_BYTES {
-                return Err(BundleError::TooLarge { path, size });
-            }
-            let bytes = fs::read(&file).map_err(io_error("read", &file))?;
-            bundle.add_file(path, bytes)?;
+        // Files are read and parsed on every core; the first error in file
+        // order is the one reported, as it would be reading them in order.
+        let parsed: Vec<Result<ParsedFile, BundleError>> = yaml_paths
+            .into_par_iter()
+            .map(|path| parse_file(root, path))
+            .collect();
+        for file in parsed {
+            bundle.add_file(file?);
         }
         Ok(bundle)
     }
@@ -161,23 +168,15 @@ impl Bundle {
         self.raw.get(&id)
     }
 
-    fn add_file(&mut self, path: String, bytes: Vec<u8>) -> Result<(), BundleError> {
-        let text = String::from_utf8(bytes).map_err(|error| {
-            let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
-            let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-            let column =
-                valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
-            BundleError::NotUtf8 {
-                path: path.clone(),
-                line,
-                column,
-            }
-        })?;
-        let mut pieces = Vec::new();
+    /// Adds a parsed file's documents, numbering them in bundle order.
+    fn add_file(&mut self, file: ParsedFile) {
+        let ParsedFile { path, text, pieces } = file;
+        let mut kept = Vec::with_capacity(pieces.len());
         let mut index = 0;
-        for chunk in yaml::split(&text) {
-            match yaml::parse(&path, &chunk)? {
-                Some(content) => {
+        for piece in pieces {
+            match piece {
+                ParsedPiece::Text(text) => kept.push(Piece::Text(text)),
+                ParsedPiece::Document(content, chunk) => {
                     let id = self.documents.len() as DocId;
                     self.documents.push(Document {
                         id,
@@ -189,16 +188,19 @@ impl Bundle {
                             index,
                         }),
                         modified: false,
+                        original: None,
                     });
                     self.raw.insert(id, chunk);
-                    pieces.push(Piece::Document(id));
+                    kept.push(Piece::Document(id));
                     index += 1;
                 }
-                None => pieces.push(Piece::Text(chunk.text)),
             }
         }
-        self.files.push(SourceFile { path, text, pieces });
-        Ok(())
+        self.files.push(SourceFile {
+            path,
+            text,
+            pieces: kept,
+        });
     }
 
     /// Moves the documents out, for a pipeline to work on; the bundle
@@ -215,6 +217,7 @@ impl Bundle {
         for doc in result {
             by_file.entry(doc.path.as_str()).or_default().push(doc);
         }
+        let mut edited = self.edit_changed(result);
         let mut changes = BTreeMap::new();
         for file in &self.files {
             let here = by_file.remove(file.path.as_str()).unwrap_or_default();
@@ -226,14 +229,14 @@ impl Bundle {
                     Piece::Text(t) => text.push_str(t),
                     Piece::Document(id) => {
                         if let Some(doc) = by_id.get(id) {
-                            text.push_str(&self.text_of(doc));
+                            text.push_str(&self.text_of(doc, &mut edited));
                             placed.insert(*id);
                         }
                     }
                 }
             }
             for doc in here.iter().filter(|d| !placed.contains(&d.id)) {
-                append_document(&mut text, &self.text_of(doc));
+                append_document(&mut text, &self.text_of(doc, &mut edited));
             }
             let had_documents = file.pieces.iter().any(|p| matches!(p, Piece::Document(_)));
             if had_documents && here.is_empty() {
@@ -246,7 +249,8 @@ impl Bundle {
         let mut new_files: BTreeMap<&str, String> = BTreeMap::new();
         for doc in result {
             if by_file.contains_key(doc.path.as_str()) {
-                append_document(new_files.entry(&doc.path).or_default(), &self.text_of(doc));
+                let text = self.text_of(doc, &mut edited);
+                append_document(new_files.entry(&doc.path).or_default(), &text);
             }
         }
         changes.extend(new_files.into_iter().map(|(p, t)| (p.to_owned(), Some(t))));
@@ -257,30 +261,50 @@ impl Bundle {
     /// unchanged documents keep their original text, changed ones are
     /// edited where they changed.
     pub fn stream(&self, result: &[Document]) -> String {
+        let mut edited = self.edit_changed(result);
         let mut out = String::new();
         for doc in result {
-            append_document(&mut out, &self.text_of(doc));
+            append_document(&mut out, &self.text_of(doc, &mut edited));
         }
         out
     }
 
     /// A document's text: its original bytes when unchanged, the original
     /// edited where it changed, or the whole document for one a step added.
-    fn text_of<'a>(&'a self, doc: &Document) -> Cow<'a, str> {
-        let Some(chunk) = self.raw.get(&doc.id) else {
-            return Cow::Owned(yaml::to_yaml(&doc.content));
+    fn text_of<'a>(&'a self, doc: &Document, edited: &mut HashMap<DocId, String>) -> Cow<'a, str> {
+        match (self.raw.get(&doc.id), edited.remove(&doc.id)) {
+            (_, Some(text)) => Cow::Owned(text),
+            (Some(chunk), None) => Cow::Borrowed(&chunk.text),
+            (None, None) => Cow::Owned(yaml::to_yaml(&doc.content)),
+        }
+    }
+
+    /// The new text of every changed document that was read from the
+    /// bundle, edited in place; on all cores when there are many.
+    fn edit_changed(&self, result: &[Document]) -> HashMap<DocId, String> {
+        let changed: Vec<(&Document, &yaml::Chunk)> = result
+            .iter()
+            .filter(|d| d.modified)
+            .filter_map(|d| Some((d, self.raw.get(&d.id)?)))
+            .collect();
+        let edit = |(doc, chunk): &(&Document, &yaml::Chunk)| {
+            let rendered = match &doc.original {
+                Some(original) => yaml::render_edit(&chunk.text, original, &doc.content),
+                None => yaml::render_document(&chunk.text, &doc.content),
+            };
+            if !rendered.in_place {
+                tracing::warn!(
+                    "{doc}: the change could not be made in the original text, so the document \
+                     is written whole and its comments inside are lost"
+                );
+            }
+            (doc.id, rendered.text)
         };
-        if !doc.modified {
-            return Cow::Borrowed(&chunk.text);
+        if changed.len() < PARALLEL_EDITS {
+            changed.iter().map(edit).collect()
+        } else {
+            changed.par_iter().map(edit).collect()
         }
-        let rendered = yaml::render_document(&chunk.text, &doc.content);
-        if !rendered.in_place {
-            tracing::warn!(
-                "{doc}: the change could not be made in the original text, so the document \
-                 is written whole and its comments inside are lost"
-            );
-        }
-        Cow::Owned(rendered.text)
     }
 
     /// Applies `changes` to the bundle directory itself. Every new file is
@@ -459,6 +483,46 @@ pub fn check_document_path(path: &str) -> Result<(), String> {
         return Err(format!("path {path:?} must end in .yaml or .yml"));
     }
     Ok(())
+}
+
+/// A YAML file read and parsed, its documents not yet numbered.
+struct ParsedFile {
+    path: String,
+    text: String,
+    pieces: Vec<ParsedPiece>,
+}
+
+enum ParsedPiece {
+    Document(Map<String, Value>, yaml::Chunk),
+    Text(String),
+}
+
+/// Reads and parses the YAML file at bundle-relative `path`.
+fn parse_file(root: &Path, path: String) -> Result<ParsedFile, BundleError> {
+    let file = root.join(&path);
+    let size = fs::metadata(&file).map_err(io_error("read", &file))?.len();
+    if size > MAX_FILE_BYTES {
+        return Err(BundleError::TooLarge { path, size });
+    }
+    let bytes = fs::read(&file).map_err(io_error("read", &file))?;
+    let text = String::from_utf8(bytes).map_err(|error| {
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+        BundleError::NotUtf8 {
+            path: path.clone(),
+            line,
+            column,
+        }
+    })?;
+    let mut pieces = Vec::new();
+    for chunk in yaml::split(&text) {
+        match yaml::parse(&path, &chunk)? {
+            Some(content) => pieces.push(ParsedPiece::Document(content, chunk)),
+            None => pieces.push(ParsedPiece::Text(chunk.text)),
+        }
+    }
+    Ok(ParsedFile { path, text, pieces })
 }
 
 /// What [`walk`] finds.

@@ -21,6 +21,20 @@ pub struct Document {
     pub origin: Option<Origin>,
     /// True once a step changed its content or path.
     pub modified: bool,
+    /// The content as it was read, kept from its first change on: what the
+    /// original text is edited from when the document is written back.
+    pub original: Option<Box<Map<String, Value>>>,
+}
+
+impl Document {
+    /// Changes the content through `edit`, first keeping the content as it
+    /// was read (once), so writing it back need not read the text again.
+    pub fn edit_content<T>(&mut self, edit: impl FnOnce(&mut Map<String, Value>) -> T) -> T {
+        if self.origin.is_some() && self.original.is_none() {
+            self.original = Some(Box::new(self.content.clone()));
+        }
+        edit(&mut self.content)
+    }
 }
 
 /// The position a document was read from.

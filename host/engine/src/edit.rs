@@ -68,16 +68,50 @@ fn diff_mapping(
     Ok(())
 }
 
+/// Where the node at `path` (mapping keys and list indices) starts in
+/// `text`: 1-based line and column, for pointing at a field in a file.
+pub fn position(text: &str, path: &[&str]) -> Option<(usize, usize)> {
+    let file = YamlFile::from_str(text).ok()?;
+    let document = file.documents().next()?;
+    let root = document.as_mapping()?;
+    let mut node: Option<YamlNode> = None;
+    for segment in path {
+        node = Some(match &node {
+            None => root.get(*segment)?,
+            Some(node) => match (node.as_mapping(), node.as_sequence()) {
+                (Some(mapping), _) => mapping.get(*segment)?,
+                (_, Some(sequence)) => sequence.get(segment.parse().ok()?)?,
+                _ => return None,
+            },
+        });
+    }
+    let offset = node?.byte_range().start as usize;
+    let before = text.get(..offset)?;
+    let line = before.matches('\n').count() + 1;
+    let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    Some((line, column))
+}
+
 /// Edits `node` from `old` to `new` where both are collections of the
 /// same kind and the node spells one; false when it must be replaced.
 fn diff_in_place(node: &YamlNode, old: &Value, new: &Value) -> Result<bool, EditError> {
-    match (old, new, node.as_mapping(), node.as_sequence()) {
+    // A tagged collection (`!!map {...}`) keeps its tag: edit what it tags.
+    let tagged = node.as_tagged();
+    let mapping = node
+        .as_mapping()
+        .cloned()
+        .or_else(|| tagged.and_then(|t| t.as_mapping()));
+    let sequence = node
+        .as_sequence()
+        .cloned()
+        .or_else(|| tagged.and_then(|t| t.as_sequence()));
+    match (old, new, mapping, sequence) {
         (Value::Object(old), Value::Object(new), Some(mapping), _) => {
-            diff_mapping(mapping, old, new)?;
+            diff_mapping(&mapping, old, new)?;
             Ok(true)
         }
         (Value::Array(old), Value::Array(new), _, Some(sequence)) => {
-            diff_sequence(sequence, old, new)?;
+            diff_sequence(&sequence, old, new)?;
             Ok(true)
         }
         _ => Ok(false),
@@ -256,4 +290,100 @@ fn render(value: &Value, replacing: Option<&YamlNode>) -> Result<YamlNode, EditE
         .and_then(|d| d.as_mapping())
         .and_then(|m| m.get("x"))
         .ok_or_else(|| EditError(format!("the emitter wrote {text:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use crate::yaml::{read_object, render_document};
+
+    fn scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            "[a-z0-9 .:#'\"-]{0,12}".prop_map(Value::from),
+            Just(Value::from("0644")),
+            Just(Value::from("yes")),
+            Just(Value::Null),
+        ]
+    }
+
+    fn tree() -> impl Strategy<Value = Value> {
+        scalar().prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::btree_map("[a-z]{1,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// A document: top-level keys, each holding a tree, written by the
+    /// emitter with a comment on every top-level key.
+    fn document() -> impl Strategy<Value = Map<String, Value>> {
+        prop::collection::btree_map("[a-z]{1,6}", tree(), 1..6)
+            .prop_map(|m| m.into_iter().collect())
+    }
+
+    fn text_of(doc: &Map<String, Value>) -> String {
+        let mut text = String::new();
+        for (key, value) in doc {
+            let mut one = Map::new();
+            one.insert(key.clone(), value.clone());
+            text.push_str(&format!("# about {key}\n"));
+            text.push_str(&serde_saphyr::to_string(&one).unwrap());
+        }
+        text
+    }
+
+    /// One edit at a random place: a set, a removal or a new key.
+    fn edit(doc: &mut Map<String, Value>, pick: usize, value: Value) -> String {
+        let key = doc
+            .keys()
+            .nth(pick % doc.len())
+            .cloned()
+            .unwrap_or_default();
+        match (pick / doc.len().max(1)) % 3 {
+            0 => {
+                doc.insert(key.clone(), value);
+            }
+            1 => {
+                doc.shift_remove(&key);
+            }
+            _ => {
+                if let Some(Value::Object(inner)) = doc.get_mut(&key) {
+                    inner.insert("added".to_owned(), value);
+                } else {
+                    doc.insert(key.clone(), json!({"added": value}));
+                }
+            }
+        }
+        key
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// The written text reads as exactly the edited value, it is the
+        /// original edited (not rewritten), and every top-level entry the
+        /// edit did not touch keeps its bytes, its comment included.
+        #[test]
+        fn edits_read_back_exactly_and_leave_the_rest_alone(doc in document(), pick in 0usize..64, value in tree()) {
+            let text = text_of(&doc);
+            prop_assume!(read_object(&text).as_ref() == Some(&doc));
+            let mut updated = doc.clone();
+            let touched = edit(&mut updated, pick, value);
+            let rendered = render_document(&text, &updated);
+            prop_assert_eq!(read_object(&rendered.text), Some(updated.clone()), "{}", rendered.text);
+            prop_assert!(rendered.in_place, "written whole:\n{}\n---\n{}", text, rendered.text);
+            for key in doc.keys().filter(|k| **k != touched) {
+                let mut one = Map::new();
+                one.insert(key.clone(), doc[key].clone());
+                let block = format!("# about {key}\n{}", serde_saphyr::to_string(&one).unwrap());
+                prop_assert!(rendered.text.contains(&block), "{key} changed:\n{}\n---\n{}", text, rendered.text);
+            }
+        }
+    }
 }

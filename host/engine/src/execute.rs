@@ -46,6 +46,14 @@ pub enum StepFailure {
     /// The guest trapped, timed out, ran out of memory or refused.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The step's config is not one its guest takes.
+    #[error("{at}: invalid config: {message}")]
+    Config {
+        /// Where the config is written.
+        at: String,
+        /// What the guest said, with a hint where there is one.
+        message: String,
+    },
     /// The guest did something it may not: changed documents as a
     /// validator, sent an edit that could not be applied, or more content
     /// than its memory limit.
@@ -57,7 +65,10 @@ impl StepFailure {
     /// True when the fault is in the pipeline's inputs (a guest that cannot
     /// be fetched or loaded) rather than in running it.
     pub fn is_input_error(&self) -> bool {
-        matches!(self, StepFailure::Fetch(_) | StepFailure::Load(_))
+        matches!(
+            self,
+            StepFailure::Fetch(_) | StepFailure::Load(_) | StepFailure::Config { .. }
+        )
     }
 }
 
@@ -344,25 +355,48 @@ fn truncate(mut text: String) -> String {
     text
 }
 
-/// Fetches and loads each distinct guest once.
+/// Fetches and loads each distinct guest once, then checks every step's
+/// config with its guest, so a typo fails before anything runs.
 fn load_guests(
     runtime: &Runtime,
     pipeline: &Pipeline,
 ) -> Result<HashMap<GuestRef, LoadedGuest>, StepError> {
     let mut loaded = HashMap::new();
     for step in &pipeline.steps {
-        if loaded.contains_key(&step.guest) {
-            continue;
-        }
         let name = step.guest.display_name();
         let fail = |cause: StepFailure| StepError {
             step: step.name.clone(),
             guest: name.clone(),
             cause,
         };
-        let wasm = guests::fetch(&step.guest).map_err(|e| fail(e.into()))?;
-        let guest = runtime.load(&name, &wasm).map_err(|e| fail(e.into()))?;
-        loaded.insert(step.guest.clone(), guest);
+        if !loaded.contains_key(&step.guest) {
+            let wasm = guests::fetch(&step.guest).map_err(|e| fail(e.into()))?;
+            let guest = runtime.load(&name, &wasm).map_err(|e| fail(e.into()))?;
+            loaded.insert(step.guest.clone(), guest);
+        }
+        let guest = &loaded[&step.guest];
+        let verdict = runtime
+            .validate_config(guest, &step.config.to_string())
+            .map_err(|e| fail(e.into()))?;
+        if let Err(message) = verdict {
+            return Err(fail(StepFailure::Config {
+                at: step.config_at.clone(),
+                message: with_config_hint(&message),
+            }));
+        }
     }
     Ok(loaded)
+}
+
+/// YAML 1.1, which Kubernetes and mooring read, takes `y`, `yes`, `on`,
+/// `n`, `no` and `off` as booleans: say so when a guest wanted a string.
+fn with_config_hint(message: &str) -> String {
+    if message.contains("invalid type: boolean") {
+        format!(
+            "{message}\nhint: YAML 1.1 reads an unquoted y, yes, on, n, no or off as a boolean; \
+             quote the value (\"y\") to give a string"
+        )
+    } else {
+        message.to_owned()
+    }
 }

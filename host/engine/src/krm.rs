@@ -113,6 +113,7 @@ pub fn read(text: &str) -> Result<ResourceList, KrmError> {
                 index,
             }),
             modified: false,
+            original: None,
         });
     }
     Ok(ResourceList {

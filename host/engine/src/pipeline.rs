@@ -92,6 +92,9 @@ pub struct Step {
     pub grants: Grants,
     /// Whether it may change documents.
     pub mode: StepMode,
+    /// Where its `config` is written (`pipeline.yaml:12:7`), for messages
+    /// about it.
+    pub config_at: String,
 }
 
 /// Whether a step may change documents.
@@ -172,7 +175,18 @@ impl Pipeline {
         base: &Path,
     ) -> Result<Pipeline, PipelineError> {
         let spec: PipelineSpec = yaml::from_chunk(source_name, chunk)?;
-        Self::from_spec(spec, base).map_err(|message| {
+        let place = |index: usize| {
+            let step = index.to_string();
+            let at = crate::edit::position(&chunk.text, &["steps", &step, "config"])
+                .or_else(|| crate::edit::position(&chunk.text, &["steps", &step]));
+            match at {
+                Some((line, column)) => {
+                    format!("{source_name}:{}:{column}", chunk.first_line + line - 1)
+                }
+                None => format!("{source_name}: steps[{index}]"),
+            }
+        };
+        Self::from_spec(spec, base, &place).map_err(|message| {
             PipelineError::Yaml(YamlError {
                 path: source_name.to_owned(),
                 line: chunk.first_line,
@@ -195,7 +209,8 @@ impl Pipeline {
         };
         let spec: PipelineSpec =
             serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
-        Self::from_spec(spec, base).map_err(invalid)
+        let place = |index: usize| format!("{source_name}: steps[{index}].config");
+        Self::from_spec(spec, base, &place).map_err(invalid)
     }
 
     /// A one-step pipeline, as named by `mooring fn`'s ConfigMap form.
@@ -210,10 +225,15 @@ impl Pipeline {
             grants: Grants::default(),
             mode: StepMode::default(),
         };
-        Self::build("pipeline".to_owned(), vec![step], base)
+        let place = |_| "functionConfig data.config".to_owned();
+        Self::build("pipeline".to_owned(), vec![step], base, &place)
     }
 
-    fn from_spec(spec: PipelineSpec, base: &Path) -> Result<Pipeline, String> {
+    fn from_spec(
+        spec: PipelineSpec,
+        base: &Path,
+        place: &dyn Fn(usize) -> String,
+    ) -> Result<Pipeline, String> {
         if spec.api_version != API_VERSION || spec.kind != KIND {
             return Err(format!(
                 "expected apiVersion {API_VERSION} and kind {KIND}, found {} {}",
@@ -226,10 +246,15 @@ impl Pipeline {
             .and_then(Value::as_str)
             .unwrap_or("pipeline")
             .to_owned();
-        Self::build(name, spec.steps, base)
+        Self::build(name, spec.steps, base, place)
     }
 
-    fn build(name: String, specs: Vec<StepSpec>, base: &Path) -> Result<Pipeline, String> {
+    fn build(
+        name: String,
+        specs: Vec<StepSpec>,
+        base: &Path,
+        place: &dyn Fn(usize) -> String,
+    ) -> Result<Pipeline, String> {
         if specs.is_empty() {
             return Err("the pipeline has no steps; list at least one under `steps:`".to_owned());
         }
@@ -244,12 +269,18 @@ impl Pipeline {
                 Value::Object(map) => Value::Object(map),
                 _ => return Err(format!("{at}.config: must be a mapping")),
             };
-            let mut step_name = spec.name.unwrap_or_else(|| default_step_name(&guest));
+            let step_name = spec.name.unwrap_or_else(|| default_step_name(&guest));
             if !names.insert(step_name.clone()) {
-                step_name = format!("{step_name}-{}", index + 1);
-                if !names.insert(step_name.clone()) {
-                    return Err(format!("{at}.name: `{step_name}` is used by another step"));
-                }
+                return Err(format!(
+                    "{at}.name: another step is already named `{step_name}`; \
+                     give each step a name of its own (a step without `name:` is named after its guest)"
+                ));
+            }
+            if let Some(bad) = spec.grants.credentials.iter().find(|c| !is_cluster_name(c)) {
+                return Err(format!(
+                    "{at}.grants.credentials: {bad:?} is not a cluster name; list clusters of the \
+                     ClusterMap by name (no wildcards)"
+                ));
             }
             steps.push(Step {
                 name: step_name,
@@ -259,6 +290,7 @@ impl Pipeline {
                 limits: spec.limits,
                 grants: spec.grants,
                 mode: spec.mode,
+                config_at: place(index),
             });
         }
         Ok(Pipeline { name, steps })
@@ -290,6 +322,14 @@ fn guest_ref(guest: &str, sha256: Option<String>, base: &Path) -> Result<GuestRe
     })
 }
 
+/// A ClusterMap key: what a credentials grant may name.
+fn is_cluster_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 fn default_step_name(guest: &GuestRef) -> String {
     match guest {
         GuestRef::Builtin(name) => name.clone(),
@@ -317,13 +357,14 @@ mod tests {
     #[test]
     fn steps_get_names_guests_and_defaults() {
         let p = parse(&format!(
-            "{HEAD}steps:\n- guest: set-metadata\n- guest: set-metadata\n  config: {{labels: {{a: b}}}}\n- guest: g/x.wasm\n  sha256: {}\n  limits: {{timeout: 2s}}\n",
+            "{HEAD}steps:\n- guest: set-metadata\n- guest: set-metadata\n  name: labels\n  config: {{labels: {{a: b}}}}\n- guest: g/x.wasm\n  sha256: {}\n  limits: {{timeout: 2s}}\n",
             "AB".repeat(32)
         ))
         .unwrap();
         assert_eq!(p.name, "demo");
         let names: Vec<_> = p.steps.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["set-metadata", "set-metadata-2", "x"]);
+        assert_eq!(names, ["set-metadata", "labels", "x"]);
+        assert_eq!(p.steps[1].config_at, "p.yaml:12:11");
         assert_eq!(p.steps[0].config, Value::Object(Map::new()));
         assert_eq!(
             p.steps[2].guest,
@@ -354,6 +395,21 @@ mod tests {
         assert!(
             pin_builtin.to_string().contains("built-in"),
             "{pin_builtin}"
+        );
+        let twins = parse(&format!("{HEAD}steps:\n- guest: a\n- guest: a\n")).unwrap_err();
+        assert!(
+            twins
+                .to_string()
+                .contains("another step is already named `a`"),
+            "{twins}"
+        );
+        let star = parse(&format!(
+            "{HEAD}steps:\n- guest: a\n  grants: {{credentials: ['*']}}\n"
+        ))
+        .unwrap_err();
+        assert!(
+            star.to_string().contains("\"*\" is not a cluster name"),
+            "{star}"
         );
         let empty = parse(&format!("{HEAD}steps: []\n")).unwrap_err();
         assert!(empty.to_string().contains("no steps"), "{empty}");

@@ -7,7 +7,7 @@
 //! work once per step ([`Runtime::run`]: a `Store`, an instance, one call).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -139,7 +139,14 @@ fn output_suffix(output: &str) -> String {
 pub struct LoadedGuest {
     name: String,
     pre: StepPre<HostState>,
+    /// Where the optional `describe` export is, when the guest has it.
+    describe: Option<Arc<DescribeIndices>>,
 }
+
+type DescribeIndices = crate::bindings::described::exports::mooring::step::describe::GuestIndices;
+
+/// What a guest says about itself (`mooring guests NAME`).
+pub type Description = bindings::mooring::step::types::Description;
 
 impl LoadedGuest {
     /// The guest's name (a built-in name or the `.wasm` path).
@@ -224,10 +231,65 @@ impl Runtime {
                 guest: name.to_owned(),
                 reason: format!("{e:#}"),
             })?;
+        let describe = DescribeIndices::new(pre.instance_pre()).ok().map(Arc::new);
         Ok(LoadedGuest {
             name: name.to_owned(),
             pre,
+            describe,
         })
+    }
+
+    /// What the guest says about itself; `None` when it does not say.
+    pub fn describe(&self, guest: &LoadedGuest) -> Result<Option<Description>, RunError> {
+        self.call_describe(guest, |store, describe| describe.call_describe(store))
+    }
+
+    /// Whether the guest takes `config` (JSON text): `Ok(Err(why))` when it
+    /// does not, `Ok(Ok(()))` when it does or cannot say.
+    pub fn validate_config(
+        &self,
+        guest: &LoadedGuest,
+        config: &str,
+    ) -> Result<Result<(), String>, RunError> {
+        let answer = self.call_describe(guest, |store, describe| {
+            describe.call_validate_config(store, config)
+        })?;
+        Ok(answer.unwrap_or(Ok(())))
+    }
+
+    /// Calls the guest's `describe` interface in a fresh, limited store.
+    fn call_describe<T>(
+        &self,
+        guest: &LoadedGuest,
+        call: impl FnOnce(
+            &mut Store<HostState>,
+            &crate::bindings::described::exports::mooring::step::describe::Guest,
+        ) -> wasmtime::Result<T>,
+    ) -> Result<Option<T>, RunError> {
+        let Some(indices) = &guest.describe else {
+            return Ok(None);
+        };
+        let limits = Limits::default();
+        let mut store = Store::new(
+            &self.engine,
+            HostState::new(limits.memory, Credentials::default()),
+        );
+        store.limiter(|state| &mut state.memory);
+        store.set_epoch_deadline(self.ticker.ticks(limits.timeout));
+        store.epoch_deadline_trap();
+        let result = guest
+            .pre
+            .instance_pre()
+            .instantiate(&mut store)
+            .and_then(|instance| indices.load(&mut store, &instance))
+            .and_then(|describe| call(&mut store, &describe));
+        match result {
+            Ok(answer) => Ok(Some(answer)),
+            Err(error) => {
+                let state = store.into_data();
+                Err(classify(&error, &state, &limits))
+            }
+        }
     }
 
     /// What a component imports and exports, and whether this host would

@@ -338,6 +338,47 @@ mod tests {
         assert_eq!(error.line, 11);
     }
 
+    /// What guest/README.md promises a guest reads.
+    #[test]
+    fn what_a_guest_reads_is_what_kubernetes_reads() {
+        let text = "a: 0644\nb: 0400\nc: 0x1F\nd: yes\ne: on\nf: y\ng: 1.10\nh: 1_000\ni: ~\n\
+                    j: !!binary aGVsbG8=\nk: 9007199254740993\nl: 12345678901234567890123\n\
+                    m: &x {p: 1}\nn: {<<: *x, q: 2}\n";
+        let doc = parse("f", &split(text)[0]).unwrap().unwrap();
+        let expected = serde_json::json!({
+            "a": 420, "b": 256, "c": 31, "d": true, "e": true, "f": true, "g": 1.1, "h": 1000,
+            "i": null, "j": "hello", "k": 9007199254740993u64, "l": 1.2345678901234568e22,
+            "m": {"p": 1}, "n": {"p": 1, "q": 2}
+        });
+        assert_eq!(Value::Object(doc), expected);
+    }
+
+    /// A value a step set reads back as that value; what it did not set
+    /// keeps its spelling.
+    #[test]
+    fn what_a_step_sets_reads_back_as_set() {
+        let text = "mode: 0644\nname: a\n";
+        let mut updated = read_object(text).unwrap();
+        updated.insert("text".into(), Value::from("0644"));
+        updated.insert("number".into(), Value::from(420));
+        updated.insert("flag".into(), Value::from("y"));
+        let rendered = render_document(text, &updated);
+        assert!(rendered.in_place);
+        assert_eq!(read_object(&rendered.text), Some(updated));
+        assert!(
+            rendered.text.starts_with("mode: 0644\nname: a\n"),
+            "{}",
+            rendered.text
+        );
+        assert!(
+            rendered.text.contains("text: \"0644\""),
+            "{}",
+            rendered.text
+        );
+        assert!(rendered.text.contains("number: 420\n"), "{}", rendered.text);
+        assert!(rendered.text.contains("flag: \"y\""), "{}", rendered.text);
+    }
+
     #[test]
     fn duplicate_keys_are_refused_with_a_hint() {
         let error = parse("f", &split("a: 1\na: 2\n")[0]).unwrap_err();

@@ -22,6 +22,7 @@ use std::collections::BTreeSet;
 use mooring_guest::airship::PhasePlan;
 use mooring_guest::kustomize;
 use mooring_guest::prelude::*;
+use mooring_guest::providers::{self, Provider, Providers, Rule, default_rules};
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -34,260 +35,21 @@ struct Config {
     providers: Vec<Provider>,
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Rule {
-    name: String,
-    providers: Vec<String>,
-    documents: Vec<Selector>,
-}
-
-/// A Cluster API infrastructure provider.
-#[derive(serde::Deserialize, Clone)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Provider {
-    /// As clusterctl names it: `metal3`, `aws`.
-    name: String,
-    /// Other names people use: `capm3`, `capa`.
-    #[serde(default)]
-    aliases: Vec<String>,
-    /// Its infrastructure kinds start with this: `Metal3`, `AWS`.
-    kind_prefix: String,
-    /// Kinds outside `infrastructure.cluster.x-k8s.io` that are its own.
-    #[serde(default)]
-    kinds: Vec<String>,
-}
-
-/// The infrastructure providers mooring knows without being told.
-fn builtin_providers() -> Vec<Provider> {
-    let provider = |name: &str, aliases: &[&str], prefix: &str, kinds: &[&str]| Provider {
-        name: name.to_owned(),
-        aliases: aliases.iter().map(|s| (*s).to_owned()).collect(),
-        kind_prefix: prefix.to_owned(),
-        kinds: kinds.iter().map(|s| (*s).to_owned()).collect(),
-    };
-    vec![
-        provider(
-            "metal3",
-            &["capm3", "baremetal"],
-            "Metal3",
-            &[
-                "BareMetalHost",
-                "BaremetalManager",
-                "HardwareClassification",
-                "HostFirmwareSettings",
-                "FirmwareSchema",
-            ],
-        ),
-        provider("docker", &["capd"], "Docker", &[]),
-        provider("azure", &["capz"], "Azure", &[]),
-        provider("gcp", &["capg"], "GCP", &[]),
-        provider("openstack", &["capo"], "OpenStack", &[]),
-        provider("aws", &["capa"], "AWS", &[]),
-        provider("vsphere", &["capv"], "VSphere", &[]),
-    ]
-}
-
-/// What belongs to one provider by name rather than by kind.
-fn default_rules() -> Vec<Rule> {
-    let select = |kind: &str, name: Option<&str>| Selector {
-        kind: Some(kind.to_owned()),
-        name: name.map(str::to_owned),
-        ..Selector::default()
-    };
-    let rule = |name: &str, provider: &str, documents: Vec<Selector>| Rule {
-        name: name.to_owned(),
-        providers: vec![provider.to_owned()],
-        documents,
-    };
-    let boot = |prefix: &str| {
-        ["genesis", "cleanup"]
-            .iter()
-            .map(|step| select("Phase", Some(&format!("ephemeral-{prefix}-{step}"))))
-            .chain(["genesis", "cleanup"].iter().map(|step| {
-                select(
-                    "BootConfiguration",
-                    Some(&format!("ephemeral-{prefix}-{step}")),
-                )
-            }))
-            .collect::<Vec<_>>()
-    };
-    vec![
-        // hwcc (HardwareClassification) checks count BareMetalHosts per
-        // profile, so they mean something only on metal3.
-        rule(
-            "hwcc",
-            "metal3",
-            vec![
-                select("HardwareClassification", None),
-                select("Phase", Some("verify-hwcc-profiles")),
-            ],
-        ),
-        // The ephemeral ISO is what redfish boots a bare-metal node from.
-        rule(
-            "iso",
-            "metal3",
-            vec![
-                select("PhasePlan", Some("iso")),
-                select("Phase", Some("iso-cloud-init-data")),
-                select("Phase", Some("iso-build-image")),
-                select("IsoConfiguration", None),
-            ],
-        ),
-        rule("azure-ephemeral", "azure", boot("az")),
-        rule("gcp-ephemeral", "gcp", boot("gcp")),
-        rule("openstack-ephemeral", "openstack", boot("os")),
-    ]
-}
-
-struct Providers(Vec<Provider>);
-
-impl Providers {
-    fn named(&self, name: &str) -> Result<&Provider, Error> {
-        let lower = name.to_ascii_lowercase();
-        self.0
-            .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(&lower) || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(&lower)))
-            .ok_or_else(|| {
-                let known: Vec<&str> = self.0.iter().map(|p| p.name.as_str()).collect();
-                Error::msg(format!(
-                    "unknown provider {name:?}; known providers: {} (declare more under `providers:`)",
-                    known.join(", ")
-                ))
-            })
-    }
-
-    /// The provider an infrastructure kind (`Metal3Cluster`) belongs to.
-    fn by_kind_prefix(&self, kind: &str) -> Option<&Provider> {
-        self.0.iter().find(|p| kind.starts_with(&p.kind_prefix))
-    }
-
-    /// The provider a document belongs to by its kind alone, if any.
-    fn owner(&self, doc: &Document) -> Option<&Provider> {
-        if is_infrastructure(doc.api_version()) {
-            return self.by_kind_prefix(doc.kind());
-        }
-        self.0
-            .iter()
-            .find(|p| p.kinds.iter().any(|k| k == doc.kind()))
-    }
-}
-
-fn is_infrastructure(api_version: &str) -> bool {
-    api_version.starts_with("infrastructure.cluster.x-k8s.io/")
-}
-
-/// The provider, from the config or from what the bundle's clusters say:
-/// infrastructure clusters, their templates, managed clusters, and the
-/// `infrastructureRef` of Cluster API `Cluster`s.
-fn detect<'p>(
-    config: &Config,
-    providers: &'p Providers,
-    docs: &Documents,
-    results: &mut Results,
-) -> Result<&'p Provider, Error> {
-    if let Some(name) = &config.provider {
-        let provider = providers.named(name)?;
-        results.info(format!("provider {}, as configured", provider.name));
-        return Ok(provider);
-    }
-    // Infrastructure objects first, Clusters' references to them after: the
-    // object is the better witness when both are there.
-    let mut found: Vec<(Document, &Provider, String)> = Vec::new();
-    let mut referenced = Vec::new();
-    for doc in docs.iter() {
-        let clusterish = [
-            "Cluster",
-            "ClusterTemplate",
-            "ManagedCluster",
-            "ManagedControlPlane",
-        ]
-        .iter()
-        .any(|suffix| doc.kind().ends_with(suffix));
-        if is_infrastructure(doc.api_version()) && clusterish {
-            if let Some(provider) = providers.by_kind_prefix(doc.kind()) {
-                let why = format!("{}/{} in {}", doc.kind(), doc.name(), doc.path());
-                found.push((doc, provider, why));
-            }
-        } else if doc.kind() == "Cluster" && doc.api_version().starts_with("cluster.x-k8s.io/") {
-            let kind = doc
-                .get_str("/spec/infrastructureRef/kind")
-                .unwrap_or_default();
-            if let Some(provider) = providers.by_kind_prefix(&kind) {
-                let why = format!(
-                    "the infrastructureRef {kind} of Cluster/{} in {}",
-                    doc.name(),
-                    doc.path()
-                );
-                referenced.push((doc, provider, why));
-            }
-        }
-    }
-    found.extend(referenced);
-    let Some((first, provider, why)) = found.first() else {
-        return Err(Error::msg(
-            "found no Cluster API infrastructure cluster (Metal3Cluster, DockerCluster, AWSCluster, \
-             GCPManagedCluster, a Cluster's infrastructureRef, ...) to tell the provider by; \
-             set `provider:` in this step's config",
-        ));
-    };
-    if let Some((_, other, other_why)) = found.iter().find(|(_, p, _)| p.name != provider.name) {
-        return Err(Error::msg(format!(
-            "the bundle mixes providers: {why} is {}, {other_why} is {}; set `provider:` in this step's config",
-            provider.name, other.name
-        )));
-    }
-    results
-        .info(format!("provider {}, from {why}", provider.name))
-        .about(first);
-    Ok(provider)
-}
-
 fn provider_filter(config: Config, docs: &Documents, results: &mut Results) -> Result<(), Error> {
-    let mut all = builtin_providers();
-    all.extend(config.providers.iter().cloned());
-    let providers = Providers(all);
-    let provider = detect(&config, &providers, docs, results)?.name.clone();
-    let rules = match &config.rules {
-        Some(rules) => rules.as_slice(),
-        None => &default_rules(),
-    };
+    let providers = Providers::with(&config.providers);
+    let detected = providers::detect(docs, &providers, config.provider.as_deref())?;
+    let provider = detected.provider.name.clone();
+    let said = results.info(format!("provider {provider}, {}", detected.why));
+    if let Some(witness) = &detected.witness {
+        said.about(witness);
+    }
+    let rules = config.rules.unwrap_or_else(default_rules);
     let mut site = Site::new(docs);
     for i in 0..site.docs.len() {
-        if let Some(owner) = providers
-            .owner(&site.docs[i])
-            .filter(|o| o.name != provider)
+        if let Some((owners, why)) = providers::owners_of(&site.docs[i], &providers, &rules)?
+            && !owners.contains(&provider)
         {
-            site.remove(
-                i,
-                format!(
-                    "{} belongs to {}, and this site is {provider}",
-                    site.docs[i].kind(),
-                    owner.name
-                ),
-            );
-        }
-    }
-    for rule in rules {
-        let owners = rule
-            .providers
-            .iter()
-            .map(|p| providers.named(p).map(|p| p.name.clone()))
-            .collect::<Result<Vec<_>, _>>()?;
-        if owners.contains(&provider) {
-            continue;
-        }
-        for i in 0..site.docs.len() {
-            if rule.documents.iter().any(|s| site.docs[i].matches(s)) {
-                site.remove(
-                    i,
-                    format!(
-                        "rule {}: only for {}, and this site is {provider}",
-                        rule.name,
-                        owners.join(", ")
-                    ),
-                );
-            }
+            site.remove(i, format!("{why}, and this site is {provider}"));
         }
     }
     site.cascade()?;

@@ -205,7 +205,7 @@ fn a_bundle_of_two_providers_or_none_is_refused_with_what_was_found() {
         .to_string();
     assert!(mixed.contains("the bundle mixes providers"), "{mixed}");
     assert!(
-        mixed.contains("is docker") && mixed.contains("is azure"),
+        mixed.contains("docker (from DockerCluster") && mixed.contains("azure (from AzureCluster"),
         "{mixed}"
     );
     let none = Fixture::new()

@@ -189,7 +189,7 @@ impl DocumentSet {
         }
         for (n, v, edit) in edits {
             let doc = &mut self.docs[self.view[v]];
-            let changed = match pointer::apply(&mut doc.content, &edit) {
+            let changed = match doc.edit_content(|content| pointer::apply(content, &edit)) {
                 Ok(changed) => changed,
                 Err(e) => {
                     // Earlier patches of the batch are in: the documents are
@@ -265,7 +265,7 @@ impl HostDocumentSet for HostState {
         let content = set.parse_object(&content)?;
         let document = &mut set.docs[set.view[v]];
         if document.content != content {
-            document.content = content;
+            document.edit_content(|old| *old = content);
             document.modified = true;
             set.changed.insert(v);
         }
@@ -316,6 +316,7 @@ impl HostDocumentSet for HostState {
             content,
             origin: None,
             modified: true,
+            original: None,
         });
         set.next_id += 1;
         set.view.push(set.docs.len() - 1);
