@@ -77,7 +77,23 @@ fn a_new_guest_goes_from_template_to_passing_test_to_a_real_run() {
         scratch.path(),
         &format!("- guest: {}\n  config: {{prune: true}}\n", wasm.display()),
     );
-    let ran = run(bundle.path(), &["--pipeline", pipeline.to_str().unwrap()]);
+    // Not approved, it does not run; approved by the operator, it does.
+    let refused = run(bundle.path(), &["--pipeline", pipeline.to_str().unwrap()]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    says(
+        &refused,
+        "which the operator has not approved; run with --allow-guests",
+    );
+    let dir = wasm.parent().unwrap().to_str().unwrap();
+    let ran = run(
+        bundle.path(),
+        &[
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--allow-guests",
+            dir,
+        ],
+    );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     says(&ran, "check_plans.wasm");
 }

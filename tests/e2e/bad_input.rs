@@ -29,10 +29,20 @@ fn malformed_yaml_names_file_line_and_column() {
 
 #[test]
 fn a_missing_wasm_file_is_named() {
-    refused(
+    crate::util::refused_allowing(
+        std::path::Path::new("/nonexistent"),
         "- guest: /nonexistent/step.wasm\n",
         2,
-        &["failed to read guest file /nonexistent/step.wasm"],
+        &[
+            "step `step` asks for guest file /nonexistent/step.wasm, which the operator has not approved",
+        ],
+    );
+    let scratch = tempfile::tempdir().unwrap();
+    crate::util::refused_allowing(
+        scratch.path(),
+        &format!("- guest: {}/step.wasm\n", scratch.path().display()),
+        2,
+        &["failed to read guest file", "step.wasm"],
     );
 }
 
@@ -41,7 +51,8 @@ fn a_core_module_is_not_a_component() {
     let dir = tempfile::tempdir().unwrap();
     let core = dir.path().join("core.wasm");
     fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
-    refused(
+    crate::util::refused_allowing(
+        dir.path(),
         &format!("- guest: {}\n", core.display()),
         2,
         &[
@@ -56,7 +67,8 @@ fn a_file_that_is_not_wasm_or_is_truncated_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("text.wasm");
     fs::write(&text, "not wasm at all").unwrap();
-    refused(
+    crate::util::refused_allowing(
+        dir.path(),
         &format!("- guest: {}\n", text.display()),
         2,
         &["is not a WebAssembly file"],
@@ -65,7 +77,8 @@ fn a_file_that_is_not_wasm_or_is_truncated_is_refused() {
     let component = fs::read(fixture_guest(mooring_test_guests::HOSTILE)).unwrap();
     let truncated = dir.path().join("truncated.wasm");
     fs::write(&truncated, &component[..component.len() / 2]).unwrap();
-    refused(
+    crate::util::refused_allowing(
+        dir.path(),
         &format!("- guest: {}\n", truncated.display()),
         2,
         &["failed to compile guest", "truncated.wasm"],

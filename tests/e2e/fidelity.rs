@@ -173,6 +173,7 @@ fn under_kpt(
             .arg(dir.path())
             .args(&args[2..])
             .env("MOORING_CACHE_DIR", crate::util::cache_dir())
+            .env("MOORING_POLICY", crate::util::test_policy())
             .output()
             .unwrap()
             .into();

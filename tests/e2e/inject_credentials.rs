@@ -41,6 +41,7 @@ fn a_cloud_site_ends_with_the_kubeconfig_document_a_bare_metal_site_has() {
         .arg("--pipeline")
         .arg(&pipeline)
         .arg("--in-place")
+        .args(["--allow-credentials", "target-cluster,ephemeral-cluster"])
         .env("MOORING_KUBECONFIG_STORE", site.store())
         .output()
         .unwrap()

@@ -125,6 +125,7 @@ fn kpt(args: &[&str]) -> Option<Ran> {
     let output = Command::new(kpt)
         .args(args)
         .env("MOORING_CACHE_DIR", cache_dir())
+        .env("MOORING_POLICY", crate::util::test_policy())
         .output()
         .unwrap();
     Some(output.into())
@@ -222,7 +223,12 @@ fn kustomize(config: &str) -> Option<Ran> {
     let shim = bin.join("docker");
     fs::write(
         &shim,
-        format!("#!/bin/sh\n# test shim: kustomize runs `docker run ... IMAGE`\nMOORING_CACHE_DIR='{}' exec '{}' fn\n", cache_dir().display(), binary().display()),
+        format!(
+            "#!/bin/sh\n# test shim: kustomize runs `docker run ... IMAGE`\nMOORING_CACHE_DIR='{}' MOORING_POLICY='{}' exec '{}' fn\n",
+            cache_dir().display(),
+            crate::util::test_policy().display(),
+            binary().display()
+        ),
     )
     .unwrap();
     #[cfg(unix)]

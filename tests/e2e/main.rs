@@ -14,6 +14,8 @@
 //! - `sandbox`: what a guest can and cannot reach;
 //! - `kubeconfig`: capture, persist, resolve and merge against `apiserver`,
 //!   an in-process HTTPS API server;
+//! - `trust`: the operator grants, the data only asks; secrets stay with the
+//!   steps granted them;
 //! - `fidelity`: what a step did not change keeps its bytes, in every mode
 //!   and under kpt;
 //! - `fuzz`: bounded property-based fuzzing of the loader, ResourceList reader
@@ -40,6 +42,7 @@ mod provider_filter;
 mod run;
 mod sandbox;
 mod set_metadata;
+mod trust;
 mod util;
 
 /// Every standard guest has a module of tests named after it, and every

@@ -60,8 +60,32 @@ pub(crate) fn mooring() -> Command {
 
 fn bare_command() -> Command {
     let mut command = Command::new(binary());
-    command.env("MOORING_CACHE_DIR", cache_dir());
     command
+        .env("MOORING_CACHE_DIR", cache_dir())
+        .env("MOORING_POLICY", test_policy());
+    command
+}
+
+/// The operator's policy for the suite: the fixture guests may run
+/// anywhere. Nothing else is approved; a test that grants credentials
+/// approves them itself, as an operator would, with `--allow-credentials`.
+pub(crate) fn test_policy() -> PathBuf {
+    static WRITTEN: Once = Once::new();
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-policy.yaml");
+    WRITTEN.call_once(|| {
+        let guests = Path::new(mooring_test_guests::HOSTILE).parent().unwrap();
+        fs::write(
+            &path,
+            format!(
+                "apiVersion: mooring.dev/v1alpha1\nkind: Policy\napprovals:\n- paths: [/]\n  guests: [{}]\n",
+                guests.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    });
+    path
 }
 
 /// What a finished command printed, as text.
@@ -189,14 +213,37 @@ pub(crate) fn refused(steps: &str, code: i32, needles: &[&str]) -> String {
 }
 
 pub(crate) fn refused_in(bundle: &Path, steps: &str, code: i32, needles: &[&str]) -> String {
+    refused_with(bundle, steps, &[], code, needles)
+}
+
+/// [`refused`] with a `.wasm` guest below `dir`, which the operator approves.
+pub(crate) fn refused_allowing(dir: &Path, steps: &str, code: i32, needles: &[&str]) -> String {
+    let bundle = example_bundle("docker-test-site");
+    let dir = dir.to_str().unwrap();
+    refused_with(
+        bundle.path(),
+        steps,
+        &["--allow-guests", dir],
+        code,
+        needles,
+    )
+}
+
+/// [`refused_in`] with more arguments to `mooring run`.
+pub(crate) fn refused_with(
+    bundle: &Path,
+    steps: &str,
+    extra: &[&str],
+    code: i32,
+    needles: &[&str],
+) -> String {
     let scratch = tempfile::tempdir().unwrap();
     let pipeline = write_pipeline(scratch.path(), steps);
     let before = snapshot(bundle);
     let started = std::time::Instant::now();
-    let ran = run(
-        bundle,
-        &["--in-place", "--pipeline", pipeline.to_str().unwrap()],
-    );
+    let mut args = vec!["--in-place", "--pipeline", pipeline.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let ran = run(bundle, &args);
     // Reported, never asserted: docs/security.md records these figures.
     eprintln!(
         "stopped after {:.0} ms",

@@ -275,6 +275,9 @@ impl TestGuest {
             .arg(&pipeline_file)
             .arg("--output")
             .arg(&output_dir)
+            // The operator here is the test: it approves the guest it built.
+            .arg("--allow-guests")
+            .arg(&self.wasm)
             .output()
             .map_err(|e| Error::msg(format!("failed to run {}: {e}", binary.display())))?;
         let succeeded = output.status.success();

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use mooring_engine::execute::{CredentialSource, NoCredentials};
+use mooring_engine::policy::Policy;
 use mooring_engine::runtime::{Runtime, RuntimeOptions};
 use mooring_kube::store::FileStore;
 
@@ -40,6 +41,9 @@ pub(crate) struct GlobalArgs {
     /// Compile guests on every run instead of caching them
     #[arg(long, global = true)]
     pub(crate) no_cache: bool,
+    /// The operator's policy: what pipelines may be given beyond the defaults [default: $XDG_CONFIG_HOME/mooring/policy.yaml, else ~/.config/mooring/policy.yaml]
+    #[arg(long, global = true, env = "MOORING_POLICY", value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
     /// Say more on stderr: -v for mooring's detail, -vv for every library's (MOORING_LOG takes an env-filter)
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub(crate) verbose: u8,
@@ -66,6 +70,15 @@ impl GlobalArgs {
         Runtime::new(RuntimeOptions { cache }).map_err(|e| {
             failed(anyhow::anyhow!("{e:#}").context("failed to start the WebAssembly runtime"))
         })
+    }
+
+    /// The operator's policy file, read when it is theirs (absent: empty).
+    pub(crate) fn policy(&self) -> Result<Policy, Failure> {
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        match self.policy.clone().or_else(Policy::default_path) {
+            Some(path) => Policy::load(&path, home.as_deref()).map_err(input),
+            None => Ok(Policy::default()),
+        }
     }
 
     /// Where granted steps read captured kubeconfigs from: the store, or

@@ -1,7 +1,7 @@
 //! `mooring fn`: a KRM function, ResourceList in and out.
 
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use mooring_engine::bundle::MAX_FILE_BYTES;
@@ -37,8 +37,18 @@ pub(crate) fn krm_function(global: &GlobalArgs) -> Result<(), Failure> {
     };
     let runtime = global.runtime()?;
     let credentials = global.credentials();
-    let answer =
-        session::answer_resource_list(&runtime, &text, Path::new("."), credentials.as_ref());
+    // A Kptfile's exec line is part of the package, so no flag approves
+    // anything here: only the operator's policy, for the directory kpt
+    // runs in.
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let approvals = global.policy()?.approvals_for(&cwd);
+    let answer = session::answer_resource_list(
+        &runtime,
+        &text,
+        Path::new("."),
+        &approvals,
+        credentials.as_ref(),
+    );
     if let Some(outcome) = &answer.outcome {
         output::summary(outcome, &mut io::stderr());
     }

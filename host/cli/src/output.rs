@@ -41,12 +41,7 @@ pub(crate) fn summary(outcome: &Outcome, err: &mut dyn Write) {
                 LogLevel::Warn => "warn",
                 LogLevel::Error => "error",
             };
-            let fields: String = line
-                .fields
-                .iter()
-                .map(|(k, v)| format!(" {k}={v}"))
-                .collect();
-            let _ = writeln!(err, "  [{}] {level}: {}{fields}", step.step, line.message);
+            let _ = writeln!(err, "  [{}] {level}: {}", step.step, line.text);
         }
         if step.log.dropped > 0 {
             let _ = writeln!(

@@ -8,7 +8,11 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use clap::Args;
+use std::time::Duration;
+
 use mooring_engine::execute::CredentialSource;
+use mooring_engine::limits;
+use mooring_engine::policy::{Approvals, GuestApproval, Policy};
 use mooring_engine::runtime::Runtime;
 use mooring_engine::session::{self, BundleRun, Destination, Written};
 use rayon::prelude::*;
@@ -35,155 +39,196 @@ pub(crate) struct RunArgs {
     /// Run at most N bundles at once [default: one per core]
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) jobs: Option<u16>,
+    /// Print credentials on stdout as they are [default: each is <redacted>]
+    #[arg(long)]
+    pub(crate) show_secrets: bool,
+    #[command(flatten)]
+    pub(crate) approve: ApproveArgs,
+}
+
+/// What the operator approves for this run, beyond the policy file: the
+/// pipeline only asks.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Approvals (the pipeline asks, you approve)")]
+pub(crate) struct ApproveArgs {
+    /// Let steps that ask be given the captured kubeconfig of CLUSTER
+    #[arg(long, value_name = "CLUSTER", value_delimiter = ',')]
+    pub(crate) allow_credentials: Vec<String>,
+    /// Let steps run .wasm guests below DIR (or this file), or with digest sha256:HEX
+    #[arg(long, value_name = "DIR|sha256:HEX", value_parser = GuestApproval::parse)]
+    pub(crate) allow_guests: Vec<GuestApproval>,
+    /// Let a step ask for a timeout up to DURATION [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = limits::parse_duration)]
+    pub(crate) max_timeout: Option<Duration>,
+    /// Let a step ask for memory up to QUANTITY [default: 256Mi]
+    #[arg(long, value_name = "QUANTITY", value_parser = limits::parse_memory)]
+    pub(crate) max_memory: Option<u64>,
+}
+
+impl ApproveArgs {
+    /// These flags' approvals, added to what `policy` approves for `site`.
+    pub(crate) fn approvals(&self, policy: &Policy, site: &std::path::Path) -> Approvals {
+        let mut approvals = policy.approvals_for(site);
+        approvals
+            .credentials
+            .extend(self.allow_credentials.iter().cloned());
+        approvals.guests.extend(self.allow_guests.iter().cloned());
+        if let Some(timeout) = self.max_timeout {
+            approvals.max_timeout = approvals.max_timeout.max(timeout);
+        }
+        if let Some(memory) = self.max_memory {
+            approvals.max_memory = approvals.max_memory.max(memory);
+        }
+        approvals
+    }
 }
 
 pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failure> {
     let runtime = global.runtime()?;
     let credentials = global.credentials();
+    let policy = global.policy()?;
+    let context = Context {
+        runtime: &runtime,
+        policy: &policy,
+        credentials: credentials.as_ref(),
+        global,
+        args,
+    };
     if let [bundle] = args.bundles.as_slice() {
         let destination = match (&args.output, args.in_place) {
             (Some(dir), _) => Destination::Directory(dir),
             (None, true) => Destination::InPlace,
             (None, false) => Destination::Stream,
         };
-        let mut err = io::stderr();
-        return run_one(
-            &runtime,
-            credentials.as_ref(),
-            global,
-            args,
+        return context.one(bundle, destination, &mut io::stderr());
+    }
+    context.fleet()
+}
+
+/// What every bundle of a run shares.
+struct Context<'a> {
+    runtime: &'a Runtime,
+    policy: &'a Policy,
+    credentials: &'a (dyn CredentialSource + Sync),
+    global: &'a GlobalArgs,
+    args: &'a RunArgs,
+}
+
+impl Context<'_> {
+    /// Runs one bundle and says what happened on `err`.
+    fn one(
+        &self,
+        bundle: &std::path::Path,
+        destination: Destination<'_>,
+        err: &mut dyn Write,
+    ) -> Result<(), Failure> {
+        let approvals = self.args.approve.approvals(self.policy, bundle);
+        let run = BundleRun {
             bundle,
+            pipeline: self.args.pipeline.as_deref(),
+            approvals: &approvals,
             destination,
-            &mut err,
-        );
-    }
-    run_fleet(&runtime, credentials.as_ref(), global, args)
-}
-
-/// Runs one bundle and says what happened on `err`.
-fn run_one(
-    runtime: &Runtime,
-    credentials: &(dyn CredentialSource + Sync),
-    global: &GlobalArgs,
-    args: &RunArgs,
-    bundle: &std::path::Path,
-    destination: Destination<'_>,
-    err: &mut dyn Write,
-) -> Result<(), Failure> {
-    let run = BundleRun {
-        bundle,
-        pipeline: args.pipeline.as_deref(),
-        destination,
-    };
-    let report = session::run_bundle(runtime, &run, credentials)?;
-    if !global.quiet {
-        output::summary(&report.outcome, err);
-    }
-    match report.written {
-        Written::Nothing => {
-            let errors = report.outcome.error_count();
-            return Err(failed(anyhow!(
-                "the pipeline reported {errors} error result(s); nothing was written"
-            )));
+            show_secrets: self.args.show_secrets,
+        };
+        let report = session::run_bundle(self.runtime, &run, self.credentials)?;
+        if !self.global.quiet {
+            output::summary(&report.outcome, err);
         }
-        Written::Stream(text) => output::stdout(text.as_bytes())?,
-        Written::Directory { path, changed } => {
-            let _ = writeln!(
-                err,
-                "mooring: wrote the bundle to {} ({changed} file(s) changed)",
-                path.display()
-            );
-        }
-        Written::InPlace { changed } => {
-            let _ = writeln!(
-                err,
-                "mooring: {changed} file(s) changed in {}",
-                bundle.display()
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Several bundles: each is run and written on its own, side by side; what
-/// each says is kept together.
-fn run_fleet(
-    runtime: &Runtime,
-    credentials: &(dyn CredentialSource + Sync),
-    global: &GlobalArgs,
-    args: &RunArgs,
-) -> Result<(), Failure> {
-    let outputs = fleet_outputs(args)?;
-    let started = Instant::now();
-    let total = args.bundles.len();
-    let threads = args
-        .jobs
-        .map_or_else(rayon::current_num_threads, usize::from);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| failed(anyhow!(e).context("failed to start the worker threads")))?;
-    let finished = AtomicUsize::new(0);
-    let show_progress = io::stderr().is_terminal();
-    let results: Vec<(Result<(), Failure>, Vec<u8>)> = pool.install(|| {
-        args.bundles
-            .par_iter()
-            .zip(&outputs)
-            .map(|(bundle, out)| {
-                let destination = match out {
-                    Some(dir) => Destination::Directory(dir),
-                    None => Destination::InPlace,
-                };
-                let mut log = Vec::new();
-                let result = run_one(
-                    runtime,
-                    credentials,
-                    global,
-                    args,
-                    bundle,
-                    destination,
-                    &mut log,
+        match report.written {
+            Written::Nothing => {
+                let errors = report.outcome.error_count();
+                return Err(failed(anyhow!(
+                    "the pipeline reported {errors} error result(s); nothing was written"
+                )));
+            }
+            Written::Stream(text) => output::stdout(text.as_bytes())?,
+            Written::Directory { path, changed } if !self.global.quiet => {
+                let _ = writeln!(
+                    err,
+                    "mooring: wrote the bundle to {} ({changed} file(s) changed)",
+                    path.display()
                 );
-                let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
-                if show_progress && started.elapsed().as_secs_f64() > 1.0 {
-                    eprint!("\rmooring: {done}/{total} bundles");
-                }
-                (result, log)
-            })
-            .collect()
-    });
-    if show_progress && started.elapsed().as_secs_f64() > 1.0 {
-        eprintln!();
-    }
-    let mut err = io::stderr().lock();
-    let (mut code, mut failures) = (0, 0);
-    for (bundle, (result, log)) in args.bundles.iter().zip(results) {
-        let _ = err.write_all(&log);
-        if let Err(failure) = result {
-            let _ = writeln!(
-                err,
-                "mooring: error: {}: {:#}",
-                bundle.display(),
-                failure.error
-            );
-            code = code.max(failure.code);
-            failures += 1;
+            }
+            Written::InPlace { changed } if !self.global.quiet => {
+                let _ = writeln!(
+                    err,
+                    "mooring: {changed} file(s) changed in {}",
+                    bundle.display()
+                );
+            }
+            Written::Directory { .. } | Written::InPlace { .. } => {}
         }
+        Ok(())
     }
-    let _ = writeln!(
-        err,
-        "mooring: {total} bundles in {:.2} s on {threads} threads",
-        started.elapsed().as_secs_f64(),
-    );
-    if failures == 0 {
-        return Ok(());
+
+    /// Several bundles: each is run and written on its own, side by side;
+    /// what each says is kept together.
+    fn fleet(&self) -> Result<(), Failure> {
+        let args = self.args;
+        let outputs = fleet_outputs(args)?;
+        let started = Instant::now();
+        let total = args.bundles.len();
+        let threads = args
+            .jobs
+            .map_or_else(rayon::current_num_threads, usize::from);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| failed(anyhow!(e).context("failed to start the worker threads")))?;
+        let finished = AtomicUsize::new(0);
+        let show_progress = io::stderr().is_terminal();
+        let results: Vec<(Result<(), Failure>, Vec<u8>)> = pool.install(|| {
+            args.bundles
+                .par_iter()
+                .zip(&outputs)
+                .map(|(bundle, out)| {
+                    let destination = match out {
+                        Some(dir) => Destination::Directory(dir),
+                        None => Destination::InPlace,
+                    };
+                    let mut log = Vec::new();
+                    let result = self.one(bundle, destination, &mut log);
+                    let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                    if show_progress && started.elapsed().as_secs_f64() > 1.0 {
+                        eprint!("\rmooring: {done}/{total} bundles");
+                    }
+                    (result, log)
+                })
+                .collect()
+        });
+        if show_progress && started.elapsed().as_secs_f64() > 1.0 {
+            eprintln!();
+        }
+        let mut err = io::stderr().lock();
+        let (mut code, mut failures) = (0, 0);
+        for (bundle, (result, log)) in args.bundles.iter().zip(results) {
+            let _ = err.write_all(&log);
+            if let Err(failure) = result {
+                let _ = writeln!(
+                    err,
+                    "mooring: error: {}: {:#}",
+                    bundle.display(),
+                    failure.error
+                );
+                code = code.max(failure.code);
+                failures += 1;
+            }
+        }
+        let _ = writeln!(
+            err,
+            "mooring: {total} bundles in {:.2} s on {threads} threads",
+            started.elapsed().as_secs_f64(),
+        );
+        if failures == 0 {
+            return Ok(());
+        }
+        Err(Failure {
+            code,
+            error: anyhow!(
+                "{failures} of {total} bundles failed, each named above; nothing was written for them"
+            ),
+        })
     }
-    Err(Failure {
-        code,
-        error: anyhow!(
-            "{failures} of {total} bundles failed, each named above; nothing was written for them"
-        ),
-    })
 }
 
 /// Where each bundle of a fleet goes: `--output DIR` gives each its own

@@ -609,10 +609,9 @@ fn append_document(out: &mut String, text: &str) {
 /// `Secret`): whatever else they hold, they are written readable by their
 /// owner only.
 pub fn private_files(result: &[Document]) -> BTreeSet<String> {
-    use mooring_model::Object;
     result
         .iter()
-        .filter(|d| matches!(d.kind(), "KubeConfig" | "Secret"))
+        .filter(|d| crate::secrets::is_sensitive(*d))
         .map(|d| d.path.clone())
         .collect()
 }

@@ -8,7 +8,7 @@
 //! instantiated. A step that reports an error result ends the pipeline, as a
 //! failing KRM function does.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,16 +21,18 @@ use crate::document::{DocId, Document, DocumentRef};
 use crate::guests::{self, GuestError};
 use crate::pipeline::{GuestRef, Pipeline, Step, StepMode, is_pipeline};
 use crate::runtime::{LoadError, LoadedGuest, RunError, Runtime, WitResult};
+use crate::secrets::{Secrets, is_sensitive};
 
 /// A pipeline that could not run to the end.
 #[derive(Debug, thiserror::Error)]
-#[error("step `{step}` (guest `{guest}`) failed: {cause}")]
+#[error("step `{step}` (guest `{guest}`) failed")]
 pub struct StepError {
     /// The step's name.
     pub step: String,
     /// The guest's name.
     pub guest: String,
     /// Why.
+    #[source]
     pub cause: StepFailure,
 }
 
@@ -138,6 +140,8 @@ pub struct Outcome {
     pub steps: Vec<StepReport>,
     /// Every result, in the order reported.
     pub results: Vec<StepResult>,
+    /// Every secret the run knew: scrubbed from what is shown.
+    pub secrets: Arc<Secrets>,
 }
 
 impl Outcome {
@@ -177,10 +181,35 @@ pub fn run(
 ) -> Result<Outcome, StepError> {
     let guests = load_guests(runtime, pipeline)?;
     let mut next_id = documents.iter().map(|d| d.id + 1).max().unwrap_or(0);
+    // Every grant is resolved once, and every secret the run will hold is
+    // known before a step runs: the bundle's credential documents' and the
+    // captured kubeconfigs'.
+    let captured: BTreeMap<String, Result<Kubeconfig, String>> = pipeline
+        .steps
+        .iter()
+        .flat_map(|s| &s.grants.credentials)
+        .map(|cluster| (cluster.clone(), credentials.kubeconfig(cluster)))
+        .collect();
+    let mut secrets = Secrets::default();
+    documents
+        .iter()
+        .filter(|d| is_sensitive(*d))
+        .for_each(|d| secrets.add_document(d));
+    for (cluster, config) in &captured {
+        if let Ok(config) = config {
+            secrets.add_kubeconfig(Some(cluster), config);
+        }
+    }
+    let run = Run {
+        runtime,
+        captured,
+        secrets: Arc::new(secrets),
+    };
     let mut outcome = Outcome {
         documents,
         steps: Vec::new(),
         results: Vec::new(),
+        secrets: run.secrets.clone(),
     };
     for step in &pipeline.steps {
         let guest = &guests[&step.guest];
@@ -204,15 +233,7 @@ pub fn run(
         let before = outcome.results.len();
         if !selected.is_empty() {
             let documents = std::mem::take(&mut outcome.documents);
-            let ran = run_step(
-                runtime,
-                step,
-                guest,
-                documents,
-                selected,
-                next_id,
-                credentials,
-            )?;
+            let ran = run.step(step, guest, documents, selected, next_id)?;
             outcome.documents = ran.documents;
             next_id = ran.next_id;
             report.changes = ran.changes;
@@ -241,60 +262,78 @@ struct StepRun {
     results: Vec<StepResult>,
 }
 
-/// Runs one step over the documents at `selected`.
-fn run_step(
-    runtime: &Runtime,
-    step: &Step,
-    guest: &LoadedGuest,
-    documents: Vec<Document>,
-    selected: Vec<usize>,
-    next_id: DocId,
-    credentials: &dyn CredentialSource,
-) -> Result<StepRun, StepError> {
-    let fail = |cause: StepFailure| StepError {
-        step: step.name.clone(),
-        guest: guest.name().to_owned(),
-        cause,
-    };
-    let read_only = (step.mode == StepMode::Validate).then(|| step.name.clone());
-    let set = DocumentSet::new(documents, selected, next_id, step.limits.memory, read_only);
-    let granted = Credentials::granted(
-        step.grants
-            .credentials
-            .iter()
-            .map(|cluster| (cluster.clone(), credentials.kubeconfig(cluster)))
-            .collect(),
-    );
-    let config = step.config.to_string();
-    let ran = runtime
-        .run(guest, set, &config, &step.limits, granted)
-        .map_err(|e| fail(e.into()))?;
-    if let Some(violation) = &ran.documents.violation {
-        return Err(fail(StepFailure::Refused(violation.clone())));
-    }
-    let mut results: Vec<StepResult> = ran
-        .denied
-        .iter()
-        .map(|cluster| StepResult {
+/// What every step of a run shares.
+struct Run<'r> {
+    runtime: &'r Runtime,
+    /// Every granted cluster's captured kubeconfig, or why there is none.
+    captured: BTreeMap<String, Result<Kubeconfig, String>>,
+    secrets: Arc<Secrets>,
+}
+
+impl Run<'_> {
+    /// Runs one step over the documents at `selected`.
+    fn step(
+        &self,
+        step: &Step,
+        guest: &LoadedGuest,
+        documents: Vec<Document>,
+        selected: Vec<usize>,
+        next_id: DocId,
+    ) -> Result<StepRun, StepError> {
+        let scrub = |text: &str| self.secrets.scrub(text);
+        let fail = |cause: StepFailure| StepError {
             step: step.name.clone(),
-            severity: Severity::Warning,
-            message: format!(
-                "asked for the credentials of cluster `{cluster}` without a grant, and was denied; \
-                 if it needs them, add `grants: {{credentials: [{cluster}]}}` to the step"
-            ),
-            document: None,
-            field: None,
+            guest: guest.name().to_owned(),
+            cause,
+        };
+        let grants: BTreeSet<String> = step.grants.credentials.iter().cloned().collect();
+        let read_only = (step.mode == StepMode::Validate).then(|| step.name.clone());
+        let mut set = DocumentSet::new(documents, selected, next_id, step.limits.memory, read_only);
+        set.hide(self.secrets.hidden_from(&grants));
+        let granted: BTreeMap<String, Result<Kubeconfig, String>> = self
+            .captured
+            .iter()
+            .filter(|(cluster, _)| grants.contains(*cluster))
+            .map(|(cluster, config)| (cluster.clone(), config.clone()))
+            .collect();
+        let credentials = Credentials::granted(&granted, self.secrets.clone());
+        let config = step.config.to_string();
+        let ran = self
+            .runtime
+            .run(guest, set, &config, &step.limits, credentials)
+            .map_err(|e| fail(e.into()))?;
+        if let Some(violation) = &ran.documents.violation {
+            return Err(fail(StepFailure::Refused(scrub(violation))));
+        }
+        let mut results: Vec<StepResult> = ran
+            .denied
+            .iter()
+            .map(|cluster| StepResult {
+                step: step.name.clone(),
+                severity: Severity::Warning,
+                message: scrub(&format!(
+                    "asked for the credentials of cluster `{cluster}` without a grant, and was denied; \
+                     if it needs them, add `grants: {{credentials: [{cluster}]}}` to the step"
+                )),
+                document: None,
+                field: None,
+            })
+            .collect();
+        results.extend(step_results(
+            &step.name,
+            &ran.documents,
+            ran.results,
+            &self.secrets,
+        ));
+        let (documents, changes, next_id) = ran.documents.finish();
+        Ok(StepRun {
+            documents,
+            next_id,
+            changes,
+            log: ran.log,
+            results,
         })
-        .collect();
-    results.extend(step_results(&step.name, &ran.documents, ran.results));
-    let (documents, changes, next_id) = ran.documents.finish();
-    Ok(StepRun {
-        documents,
-        next_id,
-        changes,
-        log: ran.log,
-        results,
-    })
+    }
 }
 
 /// At most this many results are kept per step; a step that reports more
@@ -305,7 +344,12 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 
 /// A guest's results, tied to the documents they name; each document is
 /// described once however many results name it.
-fn step_results(step: &str, set: &DocumentSet, reported: Vec<WitResult>) -> Vec<StepResult> {
+fn step_results(
+    step: &str,
+    set: &DocumentSet,
+    reported: Vec<WitResult>,
+    secrets: &Secrets,
+) -> Vec<StepResult> {
     use crate::bindings::mooring::step::types::Severity as Wit;
     let total = reported.len();
     let mut refs: HashMap<u32, Arc<DocumentRef>> = HashMap::new();
@@ -319,7 +363,7 @@ fn step_results(step: &str, set: &DocumentSet, reported: Vec<WitResult>) -> Vec<
                 Wit::Warning => Severity::Warning,
                 Wit::Info => Severity::Info,
             },
-            message: truncate(result.message),
+            message: truncate(secrets.scrub(&result.message)),
             document: result.document.and_then(|doc| match refs.get(&doc) {
                 Some(known) => Some(known.clone()),
                 None => {
@@ -328,7 +372,7 @@ fn step_results(step: &str, set: &DocumentSet, reported: Vec<WitResult>) -> Vec<
                     Some(reference)
                 }
             }),
-            field: result.field.map(truncate),
+            field: result.field.map(|f| truncate(secrets.scrub(&f))),
         })
         .collect();
     if total > MAX_RESULTS {
@@ -381,7 +425,7 @@ fn load_guests(
         if let Err(message) = verdict {
             return Err(fail(StepFailure::Config {
                 at: step.config_at.clone(),
-                message: with_config_hint(&message),
+                message: with_config_hint(&Secrets::default().scrub(&message)),
             }));
         }
     }

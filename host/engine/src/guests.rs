@@ -51,14 +51,15 @@ pub enum GuestError {
         /// The names that exist.
         known: String,
     },
-    /// The file could not be read.
+    /// The file could not be read, or is not a regular file of a size a
+    /// component can have.
     #[error("failed to read guest file {path}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The cause.
         #[source]
-        source: std::io::Error,
+        source: Box<crate::trust::TrustError>,
     },
     /// The file is not the one the pipeline pinned.
     #[error(
@@ -74,6 +75,10 @@ pub enum GuestError {
     },
 }
 
+/// The largest `.wasm` file mooring reads (a standard guest is about 300
+/// KiB): a FIFO or `/dev/zero` named as a guest cannot hang or fill memory.
+pub const MAX_GUEST_BYTES: u64 = 64 << 20;
+
 /// The component bytes for a guest reference, pin checked.
 pub fn fetch(guest: &GuestRef) -> Result<Cow<'static, [u8]>, GuestError> {
     match guest {
@@ -85,10 +90,13 @@ pub fn fetch(guest: &GuestRef) -> Result<Cow<'static, [u8]>, GuestError> {
                 known: standard().map(|g| g.name).collect::<Vec<_>>().join(", "),
             }),
         GuestRef::File { path, sha256 } => {
-            let bytes = std::fs::read(path).map_err(|source| GuestError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let bytes =
+                crate::trust::read_regular_file(path, MAX_GUEST_BYTES).map_err(|source| {
+                    GuestError::Read {
+                        path: path.clone(),
+                        source: Box::new(source),
+                    }
+                })?;
             if let Some(expected) = sha256 {
                 let actual = sha256_hex(&bytes);
                 if &actual != expected {

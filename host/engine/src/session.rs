@@ -13,6 +13,7 @@ use crate::document::{Document, names};
 use crate::execute::{self, CredentialSource, Outcome, Severity, StepError, StepResult};
 use crate::krm;
 use crate::pipeline::{self, Pipeline, PipelineError};
+use crate::policy::{Approvals, NotApproved};
 use crate::runtime::Runtime;
 
 /// Where the result of a bundle run goes.
@@ -26,15 +27,20 @@ pub enum Destination<'a> {
     InPlace,
 }
 
-/// One bundle run: the bundle, its pipeline and where the result goes.
+/// One bundle run: the bundle, its pipeline, what the operator approved and
+/// where the result goes.
 #[derive(Debug, Clone, Copy)]
 pub struct BundleRun<'a> {
     /// The bundle directory.
     pub bundle: &'a Path,
     /// A pipeline file; `None` for the one Pipeline document in the bundle.
     pub pipeline: Option<&'a Path>,
+    /// What steps may be given beyond the defaults.
+    pub approvals: &'a Approvals,
     /// Where the result goes.
     pub destination: Destination<'a>,
+    /// Show credentials in the stream instead of `<redacted>`.
+    pub show_secrets: bool,
 }
 
 /// What a bundle run did.
@@ -79,6 +85,9 @@ pub enum RunError {
     /// The bundle holds no pipeline, or several.
     #[error("{0}")]
     NoPipeline(String),
+    /// The pipeline asks for what the operator did not approve.
+    #[error(transparent)]
+    NotApproved(#[from] NotApproved),
     /// A step could not be run or failed.
     #[error(transparent)]
     Step(#[from] StepError),
@@ -92,7 +101,10 @@ impl RunError {
     /// a guest that cannot be fetched or loaded) rather than in running it.
     pub fn is_input_error(&self) -> bool {
         match self {
-            RunError::Bundle(_) | RunError::Pipeline(_) | RunError::NoPipeline(_) => true,
+            RunError::Bundle(_)
+            | RunError::Pipeline(_)
+            | RunError::NoPipeline(_)
+            | RunError::NotApproved(_) => true,
             RunError::Step(step) => step.cause.is_input_error(),
             RunError::Write(_) => false,
         }
@@ -126,6 +138,7 @@ pub fn run_bundle(
         Some(path) => Pipeline::from_file(path)?,
         None => pipeline_in_bundle(&bundle)?,
     };
+    run.approvals.check(&pipeline)?;
     let outcome = execute::run(runtime, &pipeline, bundle.documents().to_vec(), credentials)?;
     if outcome.error_count() > 0 {
         return Ok(BundleReport {
@@ -133,7 +146,12 @@ pub fn run_bundle(
             written: Written::Nothing,
         });
     }
-    let written = write(&bundle, &outcome.documents, run.destination)?;
+    let mut written = write(&bundle, &outcome.documents, run.destination)?;
+    if let Written::Stream(text) = &mut written
+        && !run.show_secrets
+    {
+        *text = outcome.secrets.redact(text);
+    }
     Ok(BundleReport { outcome, written })
 }
 
@@ -223,6 +241,7 @@ pub fn answer_resource_list(
     runtime: &Runtime,
     input: &str,
     base: &Path,
+    approvals: &Approvals,
     credentials: &dyn CredentialSource,
 ) -> KrmAnswer {
     let mut list = match krm::read(input) {
@@ -231,7 +250,7 @@ pub fn answer_resource_list(
             return KrmAnswer {
                 stdout: input.to_owned(),
                 outcome: None,
-                failure: Some(e.to_string()),
+                failure: Some(chain(&e)),
             };
         }
     };
@@ -254,9 +273,12 @@ pub fn answer_resource_list(
         Ok(pipeline) => pipeline,
         Err(message) => return fail(message),
     };
+    if let Err(refused) = approvals.check(&pipeline) {
+        return fail(refused.to_string());
+    }
     let outcome = match execute::run(runtime, &pipeline, documents, credentials) {
         Ok(outcome) => outcome,
-        Err(e) => return fail(e.to_string()),
+        Err(e) => return fail(chain(&e)),
     };
     let failure = match outcome.error_count() {
         0 => None,
@@ -267,4 +289,17 @@ pub fn answer_resource_list(
         outcome: Some(outcome),
         failure,
     }
+}
+
+/// An error and its causes on one line, as `{:#}` prints them: for a
+/// message that must say everything (a KRM result).
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

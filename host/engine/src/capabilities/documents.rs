@@ -22,6 +22,7 @@ use crate::bindings::mooring::step::documents::{Host, HostDocumentSet};
 use crate::bindings::mooring::step::types::{Edit, Header, Patch};
 use crate::bundle::check_document_path;
 use crate::document::{DocId, Document, Object};
+use crate::secrets::{Redaction, is_sensitive};
 
 /// The documents one step run may read and change.
 pub struct DocumentSet {
@@ -46,6 +47,8 @@ pub struct DocumentSet {
     /// Why the step must fail although it returned: a validator that tried
     /// to change something, or a step over its content budget.
     pub(crate) violation: Option<String>,
+    /// The secrets the step may not read.
+    redaction: Redaction,
 }
 
 /// What a step did to its documents, once it returned.
@@ -80,7 +83,33 @@ impl DocumentSet {
             budget,
             limit: budget,
             violation: None,
+            redaction: Redaction::default(),
         }
+    }
+
+    /// Hides these secrets from the step: it reads markers for them, and a
+    /// marker it writes into a credential document is the secret again.
+    pub fn hide(&mut self, redaction: Redaction) {
+        self.redaction = redaction;
+    }
+
+    /// A value as the step may read it.
+    fn shown(&self, value: &Value) -> String {
+        if self.redaction.is_empty() {
+            return value.to_string();
+        }
+        let mut value = value.clone();
+        self.redaction.redact(&mut value);
+        value.to_string()
+    }
+
+    /// A value a step wrote, with its markers restored when it lands in a
+    /// credential document (elsewhere a marker stays what it is: text).
+    fn restored(&self, doc: usize, mut value: Value) -> Value {
+        if !self.redaction.is_empty() && is_sensitive(&self.docs[doc]) {
+            self.redaction.restore(&mut value);
+        }
+        value
     }
 
     /// The documents afterwards (removed ones gone, added ones last), what
@@ -160,9 +189,29 @@ impl DocumentSet {
 
     fn parse_object(&mut self, json: &str) -> Result<Map<String, Value>, String> {
         match self.parse_value(json)? {
-            Value::Object(map) => Ok(map),
+            Value::Object(map) => self.not_a_pipeline(map),
             _ => Err("a document must be a JSON object".to_owned()),
         }
+    }
+
+    /// Refuses content that is a mooring Pipeline: pipelines come from the
+    /// operator's bundle or `--pipeline`, never from a step.
+    fn not_a_pipeline(
+        &mut self,
+        content: Map<String, Value>,
+    ) -> Result<Map<String, Value>, String> {
+        if content.api_version() == crate::pipeline::API_VERSION
+            && content.kind() == crate::pipeline::KIND
+        {
+            let message = format!(
+                "a step may not write a {} {} document: pipelines come from the operator, never from a step",
+                crate::pipeline::API_VERSION,
+                crate::pipeline::KIND
+            );
+            self.violation.get_or_insert_with(|| message.clone());
+            return Err(message);
+        }
+        Ok(content)
     }
 
     fn apply_patches(&mut self, patches: Vec<Patch>) -> Result<(), String> {
@@ -176,13 +225,19 @@ impl DocumentSet {
         for (n, patch) in patches.into_iter().enumerate() {
             let at = |e: String| format!("patch {n}: {e}");
             let v = self.index(patch.doc).map_err(at)?;
+            let doc = self.view[v];
             let edit = match patch.edit {
                 Edit::Set((pointer, json)) => {
-                    PointerEdit::Set(pointer, self.parse_value(&json).map_err(at)?)
+                    let value = self.parse_value(&json).map_err(at)?;
+                    PointerEdit::Set(pointer, self.restored(doc, value))
                 }
                 Edit::Remove(pointer) => PointerEdit::Remove(pointer),
                 Edit::Merge((pointer, json)) => {
-                    PointerEdit::Merge(pointer, self.parse_object(&json).map_err(at)?)
+                    let value = Value::Object(self.parse_object(&json).map_err(at)?);
+                    match self.restored(doc, value) {
+                        Value::Object(map) => PointerEdit::Merge(pointer, map),
+                        _ => PointerEdit::Merge(pointer, Map::new()),
+                    }
                 }
             };
             edits.push((n, v, edit));
@@ -202,6 +257,10 @@ impl DocumentSet {
             if changed {
                 doc.modified = true;
                 self.changed.insert(v);
+                if crate::pipeline::is_pipeline(doc) {
+                    let content = doc.content.clone();
+                    self.not_a_pipeline(content)?;
+                }
             }
         }
         Ok(())
@@ -239,13 +298,13 @@ impl HostDocumentSet for HostState {
         let set = self.table.get(&set).map_err(|e| e.to_string())?;
         let document = &set.docs[set.view[set.index(doc)?]];
         let value = pointer::get(&document.content, &pointer).map_err(|e| e.to_string())?;
-        Ok(value.map(Value::to_string))
+        Ok(value.map(|v| set.shown(v)))
     }
 
     fn content(&mut self, set: Resource<DocumentSet>, doc: u32) -> Result<String, String> {
         let set = self.table.get(&set).map_err(|e| e.to_string())?;
         let document = &set.docs[set.view[set.index(doc)?]];
-        serde_json::to_string(&document.content).map_err(|e| e.to_string())
+        Ok(set.shown(&Value::Object(document.content.clone())))
     }
 
     fn apply(&mut self, set: Resource<DocumentSet>, patches: Vec<Patch>) -> Result<(), String> {
@@ -263,7 +322,12 @@ impl HostDocumentSet for HostState {
         let v = set.index(doc)?;
         set.writable("replace documents")?;
         let content = set.parse_object(&content)?;
-        let document = &mut set.docs[set.view[v]];
+        let index = set.view[v];
+        let content = match set.restored(index, Value::Object(content)) {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        let document = &mut set.docs[index];
         if document.content != content {
             document.edit_content(|old| *old = content);
             document.modified = true;

@@ -2,7 +2,10 @@
 //!
 //! Lines are buffered per step and handed to the caller with the step's
 //! outcome, so the library never prints and the CLI decides where they go.
-//! A guest cannot flood the host: lines and their length are capped.
+//! A guest cannot flood the host: a step keeps at most [`MAX_LINES`] lines
+//! of at most [`MAX_LINE_BYTES`] each, fields included. Each line is
+//! scrubbed whole, after its fields are joined, so a secret split between a
+//! key and its value is caught too.
 
 use crate::bindings::mooring::step::log::{Host, Level};
 
@@ -18,10 +21,9 @@ pub const MAX_LINE_BYTES: usize = 4096;
 pub struct LogLine {
     /// How important the line is.
     pub level: LogLevel,
-    /// The message.
-    pub message: String,
-    /// Key/value pairs, in the order the guest gave them.
-    pub fields: Vec<(String, String)>,
+    /// The message and its `key=value` fields, scrubbed, at most
+    /// [`MAX_LINE_BYTES`].
+    pub text: String,
 }
 
 /// Log levels, as in the WIT world.
@@ -48,17 +50,21 @@ pub struct LogBuffer {
 
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
-        let scrub = |text: String| self.credentials.scrub(&text);
-        let message = scrub(message);
-        let fields: Vec<(String, String)> = fields
-            .into_iter()
-            .take(32)
-            .map(|(k, v)| (scrub(k), scrub(v)))
-            .collect();
         let buffer = &mut self.log;
         if buffer.lines.len() >= MAX_LINES {
             buffer.dropped += 1;
             return;
+        }
+        let mut text = truncate(message);
+        for (key, value) in fields {
+            if text.len() >= MAX_LINE_BYTES {
+                break;
+            }
+            text.push(' ');
+            text.push_str(&key);
+            text.push('=');
+            text.push_str(&value);
+            text = truncate(text);
         }
         let level = match level {
             Level::Debug => LogLevel::Debug,
@@ -66,14 +72,8 @@ impl Host for HostState {
             Level::Warn => LogLevel::Warn,
             Level::Error => LogLevel::Error,
         };
-        buffer.lines.push(LogLine {
-            level,
-            message: truncate(message),
-            fields: fields
-                .into_iter()
-                .map(|(k, v)| (truncate(k), truncate(v)))
-                .collect(),
-        });
+        let text = self.credentials.scrub(&text);
+        self.log.lines.push(LogLine { level, text });
     }
 }
 

@@ -26,6 +26,32 @@ fn recurse(depth: u64) -> u64 {
     std::hint::black_box(recurse(frame[7] + 1)) + 1
 }
 
+/// The values of credential-looking fields in JSON text.
+fn secrets_in(json: &str) -> Vec<String> {
+    fn walk(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        (
+                            "token" | "password" | "client-key-data",
+                            serde_json::Value::String(s),
+                        ) => found.push(s.clone()),
+                        _ => walk(value, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    if let Ok(value) = serde_json::from_str(json) {
+        walk(&value, &mut found);
+    }
+    found
+}
+
 fn set(doc: u32, pointer: &str, json: &str) -> Patch {
     Patch {
         doc,
@@ -122,7 +148,9 @@ impl Guest for Hostile {
                 }
             }
             // Asks for credentials and repeats them everywhere it can: its
-            // log, a result, its stdout, and finally a panic message.
+            // log (whole, and split across a key and its value), a result
+            // and its field, a path the host will refuse and echo, its
+            // stdout, and finally a panic message.
             "leak-credentials" => {
                 let cluster = config["cluster"].as_str().unwrap_or("target-cluster");
                 let answer = match kubeconfig(cluster) {
@@ -134,11 +162,59 @@ impl Guest for Hostile {
                     &answer,
                     &[("kubeconfig".to_owned(), answer.clone())],
                 );
+                for secret in secrets_in(&answer) {
+                    let (key, value) = secret.split_at(secret.len() / 2);
+                    log(Level::Info, "split", &[(key.to_owned(), value.to_owned())]);
+                    results.push(StepResult {
+                        severity: Severity::Info,
+                        message: "field".to_owned(),
+                        document: None,
+                        field: Some(secret.clone()),
+                    });
+                    if let Err(refused) = documents.add(&format!("{secret}.yaml"), "{}") {
+                        results.push(info(refused));
+                    }
+                }
                 println!("{answer}");
                 results.push(info(answer.clone()));
                 if config["panic"].as_bool() == Some(true) {
                     panic!("leaking {answer}");
                 }
+            }
+            // Without a grant, reads every document it was given and
+            // repeats any credential-looking value: in its log, a result,
+            // and a label on another document.
+            "read-documents" => {
+                let headers = documents.headers();
+                let mut seen = Vec::new();
+                for index in 0..headers.len() as u32 {
+                    if let Ok(content) = documents.content(index) {
+                        seen.extend(secrets_in(&content));
+                    }
+                }
+                for value in &seen {
+                    log(Level::Info, value, &[]);
+                    results.push(info(value.clone()));
+                }
+                if let Some(first) = seen.first() {
+                    documents.apply(&[set(
+                        0,
+                        "/metadata/labels/leak",
+                        &serde_json::Value::from(first.clone()).to_string(),
+                    )])?;
+                }
+            }
+            // Writes a Pipeline that would grant itself credentials next run.
+            "write-pipeline" => {
+                documents.add(
+                    "pipeline-next.yaml",
+                    r#"{"apiVersion":"mooring.dev/v1alpha1","kind":"Pipeline","metadata":{"name":"next"},"steps":[{"guest":"inject-credentials","grants":{"credentials":["target-cluster"]}}]}"#,
+                )?;
+            }
+            // Tries to drive the operator's terminal.
+            "escape-sequences" => {
+                log(Level::Warn, "\u{1b}]0;pwned\u{7}\u{1b}[31mred", &[]);
+                results.push(info("\u{1b}[2J cleared".to_owned()));
             }
             other => return Err(format!("unknown mode {other:?}")),
         }
