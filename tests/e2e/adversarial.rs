@@ -77,6 +77,36 @@ fn a_billion_laughs_alias_bomb_is_refused_by_the_node_budget() {
     );
 }
 
+/// Small bombs, each within a document's budget, add up across files: the
+/// whole bundle has the same budget of one node per byte (plus slack).
+#[test]
+fn many_small_alias_bombs_are_refused_by_the_bundle_budget() {
+    let mut text = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for level in 1..=4 {
+        let previous = format!("*a{}", level - 1);
+        text.push_str(&format!(
+            "a{level}: &a{level} [{}]\n",
+            vec![previous; 10].join(", ")
+        ));
+    }
+    let bundle = example_bundle("docker-test-site");
+    for n in 0..4 {
+        fs::write(bundle.path().join(format!("bomb-{n}.yaml")), &text).unwrap();
+    }
+    refused_in(
+        bundle.path(),
+        LABEL,
+        2,
+        &[
+            "by this file the bundle expands to",
+            "YAML nodes from",
+            "an alias bomb?",
+        ],
+    );
+}
+
 #[test]
 fn deep_nesting_is_refused_by_the_depth_limit() {
     let depth = 10_000;

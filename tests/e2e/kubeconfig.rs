@@ -545,3 +545,56 @@ fn the_secret_store_is_read_back_when_nothing_else_has_the_kubeconfig() {
         ran.stdout
     );
 }
+
+#[test]
+fn a_cluster_map_cannot_point_mooring_at_the_operators_own_kubeconfig() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    // The operator's kubectl config, which the bundle has no business with.
+    fs::create_dir_all(site.home.path().join(".kube")).unwrap();
+    fs::copy(
+        site.home.path().join(".airship/kubeconfig"),
+        site.home.path().join(".kube/config"),
+    )
+    .unwrap();
+    let map = site.bundle.path().join("phases/cluster-map.yaml");
+    let text = fs::read_to_string(&map).unwrap();
+    fs::write(
+        &map,
+        text.replace("~/.airship/kubeconfig", "~/.kube/config"),
+    )
+    .unwrap();
+
+    let refused = site.kubeconfig(&["get", "ephemeral-cluster"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    says(
+        &refused,
+        "/.kube/config is outside the bundle and not a path the operator approved; approve it with --allow-kubeconfig",
+    );
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+
+    let kube = site.home.path().join(".kube/config");
+    let approved = site.kubeconfig(&[
+        "get",
+        "ephemeral-cluster",
+        "--allow-kubeconfig",
+        kube.to_str().unwrap(),
+    ]);
+    assert_eq!(approved.code, 0, "{}", approved.stderr);
+    says(
+        &approved,
+        "ephemeral-cluster: from filesystem ~/.kube/config",
+    );
+}
+
+#[test]
+fn a_filesystem_source_must_be_a_small_regular_file() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    let map = site.bundle.path().join("phases/cluster-map.yaml");
+    let text = fs::read_to_string(&map).unwrap();
+    fs::write(&map, text.replace("~/.airship/kubeconfig", "/dev/zero")).unwrap();
+    let ran = site.kubeconfig(&["get", "ephemeral-cluster", "--allow-kubeconfig", "/dev"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    says(&ran, "/dev/zero is not a regular file");
+}

@@ -307,3 +307,42 @@ fn a_guest_path_that_is_not_a_regular_file_is_refused_at_once() {
     }
     assert!(Path::new(&fifo).exists());
 }
+
+/// Loading a compiled guest runs native code, so a cache someone else could
+/// have written to is refused before anything is loaded from it.
+#[test]
+fn a_compile_cache_others_can_write_is_refused() {
+    let bundle = example_bundle("docker-test-site");
+    let before = crate::util::snapshot(bundle.path());
+    let cache = tempfile::tempdir().unwrap();
+    fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let ran: Ran = mooring()
+        .env("MOORING_CACHE_DIR", cache.path())
+        .arg("run")
+        .arg(bundle.path())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    says(&ran, "is writable by others (mode 777)");
+    says(&ran, "chmod go-w");
+
+    // A private directory holding an entry others can write is no better.
+    fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    for entry in fs::read_dir(crate::util::cache_dir()).unwrap() {
+        let entry = entry.unwrap().path();
+        let copy = cache.path().join(entry.file_name().unwrap());
+        fs::copy(&entry, &copy).unwrap();
+        fs::set_permissions(&copy, fs::Permissions::from_mode(0o622)).unwrap();
+    }
+    let ran: Ran = mooring()
+        .env("MOORING_CACHE_DIR", cache.path())
+        .arg("run")
+        .arg(bundle.path())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    says(&ran, ".cwasm is writable by others (mode 622)");
+    crate::util::assert_untouched(&before, &crate::util::snapshot(bundle.path()));
+}

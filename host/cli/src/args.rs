@@ -6,7 +6,7 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 
 use mooring_engine::execute::{CredentialSource, NoCredentials};
 use mooring_engine::policy::Policy;
-use mooring_engine::runtime::{Runtime, RuntimeOptions};
+use mooring_engine::runtime::{Runtime, RuntimeOptions, StartError};
 use mooring_kube::store::FileStore;
 
 use crate::author::NewGuestArgs;
@@ -67,8 +67,9 @@ impl GlobalArgs {
                 Some(base.join("mooring"))
             })
         };
-        Runtime::new(RuntimeOptions { cache }).map_err(|e| {
-            failed(anyhow::anyhow!("{e:#}").context("failed to start the WebAssembly runtime"))
+        Runtime::new(RuntimeOptions { cache }).map_err(|e| match e {
+            StartError::Cache(_) => input(e),
+            StartError::Engine(_) => failed(e),
         })
     }
 

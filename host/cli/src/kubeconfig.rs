@@ -87,6 +87,9 @@ pub(crate) struct SiteArgs {
     /// Also keep kubeconfigs as Secrets mooring-kubeconfig-<cluster> in NAMESPACE of CLUSTER: capture writes them, get reads them after the file store
     #[arg(long, value_name = "CLUSTER/NAMESPACE", value_parser = cluster_namespace)]
     pub(crate) secret_store: Option<(String, String)>,
+    /// Let the ClusterMap's filesystem sources read PATH (a file or directory) besides the bundle and ~/.airship/kubeconfig
+    #[arg(long, value_name = "PATH")]
+    pub(crate) allow_kubeconfig: Vec<PathBuf>,
 }
 
 fn cluster_namespace(text: &str) -> Result<(String, String), String> {
@@ -112,9 +115,11 @@ pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Re
     let bundle = Bundle::load(&site_args.bundle).map_err(input)?;
     let site = Site::from_bundle(&bundle).map_err(input)?;
     let store = global.store()?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
     let options = ResolverOptions {
         store: Some(&store),
-        home: std::env::var_os("HOME").map(PathBuf::from),
+        readable: readable(global, site_args, home.as_deref())?,
+        home,
         wait: site_args.timeout.map(|timeout| Wait {
             timeout,
             interval: site_args.interval,
@@ -154,6 +159,26 @@ pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Re
             KubeconfigCommand::Merge { .. } => Ok(()),
         }
     })
+}
+
+/// Where the site's filesystem sources may read: the bundle, airshipctl's
+/// own kubeconfig, and what the operator approved on the command line or in
+/// the policy file for this bundle.
+fn readable(
+    global: &GlobalArgs,
+    site_args: &SiteArgs,
+    home: Option<&Path>,
+) -> Result<Vec<PathBuf>, Failure> {
+    let mut readable = vec![site_args.bundle.clone()];
+    readable.extend(home.map(|home| home.join(".airship").join("kubeconfig")));
+    readable.extend(site_args.allow_kubeconfig.iter().cloned());
+    readable.extend(
+        global
+            .policy()?
+            .approvals_for(&site_args.bundle)
+            .kubeconfigs,
+    );
+    Ok(readable)
 }
 
 async fn capture(

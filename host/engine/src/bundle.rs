@@ -76,6 +76,20 @@ pub enum BundleError {
         /// Its size in bytes.
         size: u64,
     },
+    /// Aliases expand to far more than the text holds, across documents.
+    #[error(
+        "{path}: by this file the bundle expands to {nodes} YAML nodes from {bytes} bytes; \
+         mooring refuses more than one node per byte plus {} (aliases expanding across documents: an alias bomb?)",
+        yaml::ALIAS_SLACK
+    )]
+    Expansion {
+        /// The file where the budget ran out.
+        path: String,
+        /// Nodes so far.
+        nodes: usize,
+        /// Bytes of YAML so far.
+        bytes: usize,
+    },
     /// `--output` names a directory that already has files in it.
     #[error("output directory {0} is not empty; name a new or empty directory")]
     OutputNotEmpty(PathBuf),
@@ -146,8 +160,19 @@ impl Bundle {
             .into_par_iter()
             .map(|path| parse_file(root, path))
             .collect();
+        let (mut text, mut nodes) = (0usize, 0usize);
         for file in parsed {
-            bundle.add_file(file?);
+            let file = file?;
+            text += file.text.len();
+            nodes += file.nodes;
+            if nodes > text + yaml::ALIAS_SLACK {
+                return Err(BundleError::Expansion {
+                    path: file.path,
+                    nodes,
+                    bytes: text,
+                });
+            }
+            bundle.add_file(file);
         }
         Ok(bundle)
     }
@@ -170,7 +195,9 @@ impl Bundle {
 
     /// Adds a parsed file's documents, numbering them in bundle order.
     fn add_file(&mut self, file: ParsedFile) {
-        let ParsedFile { path, text, pieces } = file;
+        let ParsedFile {
+            path, text, pieces, ..
+        } = file;
         let mut kept = Vec::with_capacity(pieces.len());
         let mut index = 0;
         for piece in pieces {
@@ -490,6 +517,8 @@ struct ParsedFile {
     path: String,
     text: String,
     pieces: Vec<ParsedPiece>,
+    /// How many YAML nodes its documents hold, aliases expanded.
+    nodes: usize,
 }
 
 enum ParsedPiece {
@@ -516,13 +545,30 @@ fn parse_file(root: &Path, path: String) -> Result<ParsedFile, BundleError> {
         }
     })?;
     let mut pieces = Vec::new();
+    let mut nodes = 0;
     for chunk in yaml::split(&text) {
         match yaml::parse(&path, &chunk)? {
-            Some(content) => pieces.push(ParsedPiece::Document(content, chunk)),
+            Some(content) => {
+                nodes += content.values().map(yaml::nodes).sum::<usize>();
+                pieces.push(ParsedPiece::Document(content, chunk));
+            }
             None => pieces.push(ParsedPiece::Text(chunk.text)),
         }
+        // One file can be over the budget on its own.
+        if nodes > text.len() + yaml::ALIAS_SLACK {
+            return Err(BundleError::Expansion {
+                path,
+                nodes,
+                bytes: text.len(),
+            });
+        }
     }
-    Ok(ParsedFile { path, text, pieces })
+    Ok(ParsedFile {
+        path,
+        text,
+        pieces,
+        nodes,
+    })
 }
 
 /// What [`walk`] finds.

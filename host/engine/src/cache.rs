@@ -2,21 +2,24 @@
 //! Cranelift (about 90 ms for a small guest in a release build, seconds in
 //! a debug build) and later runs load it in well under a millisecond.
 //!
-//! An entry is named by the sha256 of the component and a fingerprint of the
-//! engine's settings and wasmtime version, so a changed guest or a different
-//! mooring build never loads a stale entry. Loading compiled code is only
-//! sound for bytes wasmtime itself produced: the directory is created
-//! private to the user (0700) and entries are written atomically; treat it
-//! as trusted as the `mooring` binary itself.
+//! Loading an entry runs it as native code, so the cache is trusted only
+//! when it is the user's: the directory must belong to them and be writable
+//! by no one else (mooring creates it 0700), and so must every entry
+//! (written 0600, atomically); anything else is refused with a message
+//! saying why. An entry is named by the component's sha256 (of the bytes
+//! actually read, after a pin was checked), the wasmtime engine's
+//! compatibility fingerprint and mooring's version, so a changed guest or
+//! another mooring build never loads a stale entry.
 
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use wasmtime::Engine;
+use wasmtime::component::Component;
 
 use crate::atomic::{self, Mode};
-use wasmtime::component::Component;
+use crate::trust::{self, TrustError};
 
 /// A directory of serialized, compiled components.
 pub(crate) struct CompileCache {
@@ -24,56 +27,60 @@ pub(crate) struct CompileCache {
 }
 
 impl CompileCache {
-    pub(crate) fn new(dir: PathBuf) -> Self {
-        CompileCache { dir }
+    /// The cache in `dir`, created private if missing; refused when the
+    /// directory is another user's or others can write it.
+    pub(crate) fn open(dir: PathBuf) -> Result<Self, TrustError> {
+        trust::private_dir(&dir)?;
+        Ok(CompileCache { dir })
     }
 
-    /// The compiled component for `digest`, if cached and loadable.
-    pub(crate) fn load(&self, engine: &Engine, digest: &str) -> Option<Component> {
+    /// The compiled component for `digest`, if cached and loadable; an
+    /// entry that is not the user's own is refused.
+    pub(crate) fn load(
+        &self,
+        engine: &Engine,
+        digest: &str,
+    ) -> Result<Option<Component>, TrustError> {
         let path = self.entry(engine, digest);
-        if !path.is_file() {
-            return None;
+        let metadata = match fs::symlink_metadata(&path) {
+            Ok(metadata) => metadata,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(TrustError::Io {
+                    action: "inspect",
+                    path,
+                    source,
+                });
+            }
+        };
+        if !metadata.is_file() {
+            return Err(TrustError::NotAFile { path });
         }
+        trust::check_private(&path, &metadata)?;
         // SAFETY: entries are written only by `store` below, from
         // `Component::serialize` of an engine with the same fingerprint, into
-        // a directory only this user can write. wasmtime still checks the
-        // header and refuses an artifact from an incompatible engine.
+        // a directory and files only this user can write (checked above).
+        // wasmtime still checks the header and refuses an artifact from an
+        // incompatible engine.
         #[allow(unsafe_code)]
         let component = unsafe { Component::deserialize_file(engine, &path) };
-        component.ok()
+        Ok(component.ok())
     }
 
-    /// Saves a compiled component. A cache that cannot be written is not an
-    /// error: the next run compiles again.
+    /// Saves a compiled component, 0600. A cache that cannot be written is
+    /// not an error: the next run compiles again.
     pub(crate) fn store(&self, engine: &Engine, digest: &str, component: &Component) {
-        let Ok(bytes) = component.serialize() else {
-            return;
-        };
-        let path = self.entry(engine, digest);
-        let _ = create_private_dir(&self.dir)
-            .and_then(|()| atomic::write(&path, &bytes, Mode::Private));
+        if let Ok(bytes) = component.serialize() {
+            let _ = atomic::write(&self.entry(engine, digest), &bytes, Mode::Private);
+        }
     }
 
     /// `digest` is the component's hex sha256.
     fn entry(&self, engine: &Engine, digest: &str) -> PathBuf {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
+        env!("CARGO_PKG_VERSION").hash(&mut hasher);
         self.dir
             .join(format!("{digest}-{:016x}.cwasm", hasher.finish()))
-    }
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-    }
-    #[cfg(not(unix))]
-    {
-        fs::create_dir_all(dir)
     }
 }

@@ -20,6 +20,7 @@ use crate::capabilities::documents::DocumentSet;
 use crate::capabilities::{self, HostState, credentials::Credentials, log::LogBuffer};
 use crate::digest::sha256_hex;
 use crate::limits::{DisplayBytes, DisplayDuration, Limits};
+use crate::trust::TrustError;
 
 /// How often the epoch advances; a step's timeout is accurate to this.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
@@ -86,6 +87,17 @@ pub enum LoadError {
         /// The import.
         import: String,
     },
+    /// Its compiled copy in the cache is not the user's to trust.
+    #[error(
+        "the compiled copy of guest `{guest}` in the cache cannot be trusted: it would run as native code"
+    )]
+    Cache {
+        /// The guest's name.
+        guest: String,
+        /// Why (boxed: it is rare, and every step result carries the size).
+        #[source]
+        source: Box<TrustError>,
+    },
     /// Linking failed for another reason.
     #[error("failed to link guest `{guest}`: {reason}")]
     Link {
@@ -94,6 +106,19 @@ pub enum LoadError {
         /// wasmtime's explanation.
         reason: String,
     },
+}
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// wasmtime refused its configuration.
+    #[error("failed to start the WebAssembly runtime: {0}")]
+    Engine(String),
+    /// The compiled-guest cache is not the user's to trust.
+    #[error(
+        "the compiled-guest cache cannot be trusted: it is run as native code (choose another with --cache-dir, or --no-cache)"
+    )]
+    Cache(#[source] TrustError),
 }
 
 /// Why a step run did not produce output.
@@ -198,18 +223,25 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Builds the engine and links the host's imports.
-    pub fn new(options: RuntimeOptions) -> wasmtime::Result<Self> {
+    /// Builds the engine and links the host's imports; opens the cache,
+    /// which must be the user's own.
+    pub fn new(options: RuntimeOptions) -> Result<Self, StartError> {
+        let cache = options
+            .cache
+            .map(CompileCache::open)
+            .transpose()
+            .map_err(StartError::Cache)?;
+        let engine_error = |e: wasmtime::Error| StartError::Engine(format!("{e:#}"));
         let mut config = Config::new();
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
             .parallel_compilation(true);
-        let engine = Engine::new(&config)?;
+        let engine = Engine::new(&config).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
-        capabilities::add_to_linker(&mut linker)?;
-        let cache = options.cache.map(CompileCache::new);
-        let ticker = EpochTicker::start(engine.clone())?;
+        capabilities::add_to_linker(&mut linker).map_err(engine_error)?;
+        let ticker =
+            EpochTicker::start(engine.clone()).map_err(|e| StartError::Engine(e.to_string()))?;
         Ok(Runtime {
             engine,
             linker,
@@ -326,11 +358,18 @@ impl Runtime {
         if let Some(component) = compiled.get(&digest) {
             return Ok(component.clone());
         }
-        if let Some(component) = self
-            .cache
-            .as_ref()
-            .and_then(|c| c.load(&self.engine, &digest))
-        {
+        let cached = match &self.cache {
+            Some(cache) => {
+                cache
+                    .load(&self.engine, &digest)
+                    .map_err(|source| LoadError::Cache {
+                        guest: guest(),
+                        source: Box::new(source),
+                    })?
+            }
+            None => None,
+        };
+        if let Some(component) = cached {
             compiled.insert(digest, component.clone());
             return Ok(component);
         }

@@ -7,12 +7,14 @@
 //! what lets an unchanged document be written back untouched, comments and
 //! all. Each piece is then parsed on its own by serde-saphyr.
 //!
-//! Limits on hostile input (serde-saphyr's defaults, stated here because
-//! they bound memory and stack): at most 250,000 nodes per document
-//! including alias expansion (a "billion laughs" input is refused), 50,000
-//! aliases, nesting 64 deep, 64 MiB of scalar text; duplicate mapping keys
-//! are an error. The bundle loader adds a 64 MiB cap per file
-//! ([`crate::bundle::MAX_FILE_BYTES`]), checked before the file is read.
+//! Limits on hostile input, stated here because they bound memory and
+//! stack: a document may hold at most one node per byte of its text plus
+//! [`ALIAS_SLACK`], aliases expanded (a "billion laughs" input is refused),
+//! and a whole bundle the same, so many small bombs in many documents are
+//! refused too; 50,000 aliases, nesting 64 deep, 64 MiB of scalar text;
+//! duplicate mapping keys are an error. The bundle loader adds a 64 MiB cap
+//! per file ([`crate::bundle::MAX_FILE_BYTES`]), checked before the file is
+//! read.
 
 use serde_json::{Map, Value};
 use serde_saphyr::{RenderOptions, SnippetMode};
@@ -109,7 +111,7 @@ pub fn from_chunk<T: serde::de::DeserializeOwned>(
     path: &str,
     chunk: &Chunk,
 ) -> Result<T, YamlError> {
-    serde_saphyr::from_str_with_options(&chunk.text, kubernetes()).map_err(|error| {
+    serde_saphyr::from_str_with_options(&chunk.text, kubernetes(&chunk.text)).map_err(|error| {
         let (line, column) = error
             .location()
             .map_or((1, 1), |l| (l.line() as usize, l.column() as usize));
@@ -130,16 +132,35 @@ pub fn from_chunk<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// How mooring reads scalars: as the Kubernetes API machinery does, with
-/// YAML 1.1 rules (`0644` is 420, `yes` and `on` are true, `0x1F` is 31),
-/// so what a guest reads is what `kubectl apply` would send.
-fn kubernetes() -> serde_saphyr::Options {
-    serde_saphyr::options! { legacy_octal_numbers: true }
+/// How mooring reads YAML: scalars as the Kubernetes API machinery reads
+/// them, with YAML 1.1 rules (`0644` is 420, `yes` and `on` are true,
+/// `0x1F` is 31), so what a guest reads is what `kubectl apply` would send;
+/// and budgets that grow with the text, so a large ResourceList of small
+/// items reads while an alias bomb (many nodes from little text) does not.
+fn kubernetes(text: &str) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::budget::Budget::default();
+    budget.max_nodes = text.len().saturating_add(ALIAS_SLACK);
+    budget.max_events = budget.max_events.max(text.len().saturating_mul(2));
+    serde_saphyr::options! { legacy_octal_numbers: true, budget: Some(budget) }
+}
+
+/// Nodes YAML may hold beyond one per byte of its text: what alias
+/// expansion may add to one document, and to a whole bundle together (text
+/// without aliases needs at least a byte per node).
+pub const ALIAS_SLACK: usize = 250_000;
+
+/// How many nodes (scalars, mappings, sequences) a value holds.
+pub fn nodes(value: &Value) -> usize {
+    1 + match value {
+        Value::Array(items) => items.iter().map(nodes).sum(),
+        Value::Object(map) => map.values().map(nodes).sum(),
+        _ => 0,
+    }
 }
 
 /// Reads `text` (one document) as an object, or `None`.
 pub fn read_object(text: &str) -> Option<Map<String, Value>> {
-    match serde_saphyr::from_str_with_options(text, kubernetes()) {
+    match serde_saphyr::from_str_with_options(text, kubernetes(text)) {
         Ok(Value::Object(map)) => Some(map),
         _ => None,
     }

@@ -22,6 +22,8 @@ use mooring_engine::bundle::Bundle;
 use mooring_engine::document::{Document, names};
 use mooring_engine::limits::DisplayDuration;
 use mooring_engine::limits::parse_duration;
+use mooring_engine::session::chain;
+use mooring_engine::trust;
 use mooring_model::{OneOf, one_of};
 
 /// Why a site's kubeconfigs cannot be resolved at all, or one cluster's.
@@ -241,7 +243,13 @@ pub struct ResolverOptions<'a> {
     /// clusters, `(cluster, namespace)`: written by capture, read after
     /// the file store.
     pub secret_store: Option<(String, String)>,
+    /// Where a ClusterMap's `filesystem` sources may read: the bundle,
+    /// airshipctl's `~/.airship/kubeconfig`, and what the operator approved.
+    pub readable: Vec<PathBuf>,
 }
+
+/// The largest kubeconfig file a `filesystem` source reads.
+pub const MAX_KUBECONFIG_BYTES: u64 = 4 << 20;
 
 /// Resolves clusters of one site, remembering each answer for the run (a
 /// parent is resolved once, however many children need it).
@@ -350,11 +358,14 @@ impl<'a> Resolver<'a> {
     ) -> Result<Kubeconfig, String> {
         match source {
             KubeconfigSource::Filesystem { path, context } => {
-                let file = self.expand(path)?;
-                let text = std::fs::read_to_string(&file).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => format!("{} does not exist", file.display()),
-                    _ => format!("cannot read {}: {e}", file.display()),
-                })?;
+                let file = self.readable(path)?;
+                if !file.exists() {
+                    return Err(format!("{} does not exist", file.display()));
+                }
+                let bytes =
+                    trust::read_regular_file(&file, MAX_KUBECONFIG_BYTES).map_err(|e| chain(&e))?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| format!("{} is not UTF-8", file.display()))?;
                 let config =
                     crate::file::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
                 config
@@ -465,6 +476,41 @@ impl<'a> Resolver<'a> {
         };
         let path = store.put(cluster, &resolved.kubeconfig)?;
         Ok((resolved, path))
+    }
+
+    /// `path` (a ClusterMap's `filesystem` source) when it may be read:
+    /// inside the bundle, airshipctl's `~/.airship/kubeconfig`, or a path
+    /// the operator approved. A bundle must not make mooring read the
+    /// operator's own `~/.kube/config` as a site's cluster.
+    fn readable(&self, path: &str) -> Result<PathBuf, String> {
+        let file = self.expand(path)?;
+        // A path that does not exist yet is judged by its words, and `..`
+        // among them could climb anywhere.
+        let resolved = match file.canonicalize() {
+            Ok(resolved) => resolved,
+            Err(_)
+                if file
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir) =>
+            {
+                PathBuf::new()
+            }
+            Err(_) => file.clone(),
+        };
+        let allowed = self.options.readable.iter().any(|dir| {
+            dir.canonicalize()
+                .is_ok_and(|dir| resolved.starts_with(dir))
+        });
+        if allowed {
+            Ok(file)
+        } else {
+            Err(format!(
+                "{} is outside the bundle and not a path the operator approved; \
+                 approve it with --allow-kubeconfig {} or `kubeconfigs:` in the policy file",
+                file.display(),
+                file.display()
+            ))
+        }
     }
 
     fn expand(&self, path: &str) -> Result<PathBuf, String> {

@@ -92,8 +92,9 @@ pub(crate) struct MemoryLimiter {
     pub(crate) refused: Option<u64>,
 }
 
-/// Tables hold function references; no honest guest needs more.
-const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+/// What one table element costs the host, charged against the same limit
+/// as linear memory: a table grown by a guest is host memory too.
+const TABLE_ELEMENT_BYTES: u64 = 16;
 
 impl MemoryLimiter {
     fn new(limit: u64) -> Self {
@@ -112,7 +113,9 @@ impl ResourceLimiter for MemoryLimiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> Result<bool> {
-        let total = self.used + (desired - current) as u64;
+        let total = self
+            .used
+            .saturating_add(desired.saturating_sub(current) as u64);
         if total > self.limit {
             self.refused = Some(total);
             return Ok(false);
@@ -123,10 +126,46 @@ impl ResourceLimiter for MemoryLimiter {
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        let growth = (desired.saturating_sub(current) as u64).saturating_mul(TABLE_ELEMENT_BYTES);
+        let total = self.used.saturating_add(growth);
+        if total > self.limit {
+            self.refused = Some(total);
+            return Ok(false);
+        }
+        self.used = total;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_and_memories_share_one_limit() {
+        let mut limiter = MemoryLimiter::new(1 << 20);
+        assert!(limiter.memory_growing(0, 512 << 10, None).unwrap());
+        // 1 MiB: what is left is 32,768 elements at 16 bytes each.
+        assert!(limiter.table_growing(0, 32 << 10, None).unwrap());
+        assert!(
+            !limiter
+                .table_growing(32 << 10, (32 << 10) + 1, None)
+                .unwrap()
+        );
+        assert_eq!(limiter.refused, Some((1 << 20) + 16));
+        assert!(
+            !limiter
+                .memory_growing(512 << 10, (512 << 10) + 1, None)
+                .unwrap()
+        );
+        let mut fresh = MemoryLimiter::new(1 << 20);
+        assert!(
+            !fresh.table_growing(0, 1 << 20, None).unwrap(),
+            "842 MB of table is refused"
+        );
     }
 }
