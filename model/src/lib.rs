@@ -73,6 +73,65 @@ pub trait Object {
             .and_then(Value::as_str)
             .unwrap_or("")
     }
+
+    /// Why the identifying fields have a shape the Kubernetes API and
+    /// kustomize refuse (`apiVersion`, `kind`, `metadata.name` and
+    /// `namespace` strings; `labels` and `annotations` maps of strings),
+    /// or `None`. Absent fields are not a problem here.
+    fn shape_problem(&self) -> Option<String> {
+        fn kind_of(value: &Value) -> &'static str {
+            match value {
+                Value::Null => "null",
+                Value::Bool(_) => "a boolean",
+                Value::Number(_) => "a number",
+                Value::String(_) => "a string",
+                Value::Array(_) => "a list",
+                Value::Object(_) => "a map",
+            }
+        }
+        let content = self.content();
+        for field in ["apiVersion", "kind"] {
+            match content.get(field) {
+                Some(value) if !value.is_string() => {
+                    return Some(format!("{field} {}, not a string", kind_of(value)));
+                }
+                _ => {}
+            }
+        }
+        let metadata = match content.get("metadata") {
+            None => return None,
+            Some(Value::Object(metadata)) => metadata,
+            Some(other) => return Some(format!("metadata {}, not a map", kind_of(other))),
+        };
+        for field in ["name", "namespace"] {
+            match metadata.get(field) {
+                Some(value) if !value.is_string() => {
+                    return Some(format!("metadata.{field} {}, not a string", kind_of(value)));
+                }
+                _ => {}
+            }
+        }
+        for field in ["labels", "annotations"] {
+            match metadata.get(field) {
+                None => {}
+                Some(Value::Object(map)) => {
+                    if let Some((key, value)) = map.iter().find(|(_, v)| !v.is_string()) {
+                        return Some(format!(
+                            "metadata.{field}.{key} {}, not a string",
+                            kind_of(value)
+                        ));
+                    }
+                }
+                Some(other) => {
+                    return Some(format!(
+                        "metadata.{field} {}, not a map of strings",
+                        kind_of(other)
+                    ));
+                }
+            }
+        }
+        None
+    }
 }
 
 impl Object for Map<String, Value> {
@@ -183,6 +242,40 @@ mod tests {
         assert!(!sel(json!({"annotations": {"x": "z"}})).matches(doc));
         assert!(!sel(json!({"apiVersion": "v2"})).matches(doc));
         assert!(serde_json::from_value::<Selector>(json!({"kinds": "x"})).is_err());
+    }
+
+    #[test]
+    fn shape_problem_names_the_field_and_what_it_is() {
+        for (doc, problem) in [
+            (
+                json!({"kind": "A", "metadata": {"name": "a", "labels": {"x": "y"}}}),
+                None,
+            ),
+            (json!({"kind": "A"}), None),
+            (json!({"kind": 1}), Some("kind a number, not a string")),
+            (
+                json!({"metadata": "x"}),
+                Some("metadata a string, not a map"),
+            ),
+            (
+                json!({"metadata": {"name": ["a"]}}),
+                Some("metadata.name a list, not a string"),
+            ),
+            (
+                json!({"metadata": {"annotations": "x"}}),
+                Some("metadata.annotations a string, not a map of strings"),
+            ),
+            (
+                json!({"metadata": {"labels": {"a": 1}}}),
+                Some("metadata.labels.a a number, not a string"),
+            ),
+        ] {
+            assert_eq!(
+                doc.as_object().unwrap().shape_problem().as_deref(),
+                problem,
+                "{doc}"
+            );
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod check_site;
 mod fidelity;
 mod fixture_guests;
 mod fuzz;
+mod host_bounds;
 mod inject_credentials;
 mod krm;
 mod kubeconfig;

@@ -88,6 +88,86 @@ pub(crate) fn test_policy() -> PathBuf {
     path
 }
 
+/// What a hostile case may cost the host at most, whatever the guest or
+/// input: the guests run with 64 MiB, and the host's own share is small.
+pub(crate) const HOST_RSS_BOUND: u64 = 256;
+
+/// What a finished process cost: its wall time and peak resident memory.
+pub(crate) struct Usage {
+    pub(crate) wall: std::time::Duration,
+    pub(crate) peak_rss_mib: u64,
+}
+
+impl Usage {
+    /// Fails unless the process stayed under `rss_mib` MiB. The time is
+    /// reported, never asserted (speed is measured in benchmarks); with
+    /// `MOORING_CASES_REPORT=FILE` both figures are appended to FILE under
+    /// the test's name, which is how docs/security.md's table is made.
+    pub(crate) fn contained(&self, rss_mib: u64) {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned();
+        eprintln!(
+            "{test}: stopped after {:.0} ms, peak RSS {} MiB",
+            self.wall.as_secs_f64() * 1e3,
+            self.peak_rss_mib
+        );
+        if let Some(report) = std::env::var_os("MOORING_CASES_REPORT") {
+            use std::io::Write;
+            let mut file = fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(report)
+                .unwrap();
+            writeln!(
+                file,
+                "{test}\t{:.0}\t{}",
+                self.wall.as_secs_f64() * 1e3,
+                self.peak_rss_mib
+            )
+            .unwrap();
+        }
+        assert!(
+            self.peak_rss_mib < rss_mib,
+            "{test}: the host grew to {} MiB; the bound is {rss_mib} MiB",
+            self.peak_rss_mib
+        );
+    }
+}
+
+/// Runs `command` to the end, measuring it: mooring reports its own peak
+/// memory at debug level (the kernel's `VmHWM`), a line taken out of the
+/// stderr handed back. A parent's `wait4` cannot measure it: the child's
+/// figure starts at the resident size of the test process that forked it.
+pub(crate) fn measured(command: &mut Command) -> (Ran, Usage) {
+    const REPORT: &str = "mooring: mooring::usage: finished in ";
+    let started = std::time::Instant::now();
+    let output = command
+        .env(
+            "MOORING_LOG",
+            "warn,mooring=info,mooring_engine=info,mooring_kube=info,mooring::usage=debug",
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let wall = started.elapsed();
+    let mut ran = Ran::from(output);
+    let report = ran
+        .stderr
+        .lines()
+        .find(|l| l.starts_with(REPORT))
+        .unwrap_or_else(|| panic!("mooring did not report its usage:\n{}", ran.stderr))
+        .to_owned();
+    let peak_rss_mib = report
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|rest| rest.trim_end_matches(" MiB").parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in {report:?}"));
+    ran.stderr = ran.stderr.replace(&format!("{report}\n"), "");
+    (ran, Usage { wall, peak_rss_mib })
+}
+
 /// What a finished command printed, as text.
 pub(crate) struct Ran {
     pub(crate) code: i32,
@@ -240,15 +320,10 @@ pub(crate) fn refused_with(
     let scratch = tempfile::tempdir().unwrap();
     let pipeline = write_pipeline(scratch.path(), steps);
     let before = snapshot(bundle);
-    let started = std::time::Instant::now();
     let mut args = vec!["--in-place", "--pipeline", pipeline.to_str().unwrap()];
     args.extend_from_slice(extra);
-    let ran = run(bundle, &args);
-    // Reported, never asserted: docs/security.md records these figures.
-    eprintln!(
-        "stopped after {:.0} ms",
-        started.elapsed().as_secs_f64() * 1e3
-    );
+    let (ran, usage) = measured(mooring().arg("run").arg(bundle).args(&args));
+    usage.contained(HOST_RSS_BOUND);
     assert_eq!(ran.code, code, "stderr:\n{}", ran.stderr);
     for needle in needles {
         assert!(

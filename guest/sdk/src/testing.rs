@@ -139,13 +139,27 @@ impl Fixture {
         GRANTED.with(|granted| *granted.borrow_mut() = self.credentials.clone());
         let results =
             crate::__private::run_over(step, &memory, &config.to_string()).map_err(Error::msg)?;
-        let documents = memory
+        let documents: Vec<Doc> = memory
             .docs
             .into_inner()
             .into_iter()
             .filter(|(_, _, removed)| !removed)
             .map(|(path, content, _)| Doc { path, content })
             .collect();
+        // The host refuses a step that leaves a document it touched in a
+        // shape Kubernetes refuses; so does the fixture.
+        for doc in &documents {
+            let untouched = self
+                .docs
+                .iter()
+                .any(|(path, content)| *path == doc.path && *content == doc.content);
+            if let Some(problem) = doc.content.shape_problem().filter(|_| !untouched) {
+                return Err(Error::msg(format!(
+                    "the step left {} with {problem}; mooring refuses that",
+                    doc.path
+                )));
+            }
+        }
         Ok(Outcome {
             documents,
             results: results.iter().cloned().collect(),

@@ -31,6 +31,29 @@ pub(crate) fn init(verbose: u8, quiet: bool) {
         .try_init();
 }
 
+/// Reports at debug level (`-v`, or `MOORING_LOG=mooring::usage=debug`)
+/// how long the command took and the most memory it held, which is how
+/// the adversarial suite measures what a hostile case cost.
+pub(crate) fn usage(started: std::time::Instant) {
+    // The kernel's high-water mark of this process's resident memory; a
+    // parent's rusage would count the memory of the process that forked us.
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+    let elapsed = started.elapsed().as_secs_f64() * 1e3;
+    match peak {
+        Some(kib) => tracing::debug!(
+            target: "mooring::usage",
+            "finished in {elapsed:.0} ms, peak memory {} MiB",
+            kib / 1024
+        ),
+        None => tracing::debug!(target: "mooring::usage", "finished in {elapsed:.0} ms"),
+    }
+}
+
 /// `mooring: message`, `mooring: warning: ...`, and for debug detail the
 /// event's target, so a kube request reads as such.
 struct Plain;

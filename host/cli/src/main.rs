@@ -20,6 +20,7 @@ mod template;
 use args::{Cli, Command};
 
 fn main() -> ExitCode {
+    let started = std::time::Instant::now();
     let cli = Cli::parse();
     logging::init(cli.global.verbose, cli.global.quiet);
     let result = match &cli.command {
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Command::Inspect { wasm } => author::inspect(&cli.global, wasm),
         Command::Kubeconfig(command) => kubeconfig::kubeconfig(&cli.global, command),
     };
+    logging::usage(started);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

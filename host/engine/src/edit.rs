@@ -11,6 +11,12 @@
 //! by serde-saphyr's emitter, which quotes every string that YAML 1.1 would
 //! read as something else (`"y"`, `"0644"`, `"1.10"`).
 //!
+//! Editing a syntax tree in place costs about the length of the collection
+//! for every entry added, removed or replaced, so a document whose change
+//! would cost more than [`EDIT_BUDGET`] (a step adding thousands of keys to
+//! one mapping) is not edited but written whole: its comments go, and the
+//! run stays linear in what the step sent.
+//!
 //! The caller checks the result reads back as intended and falls back to
 //! writing the document whole when it does not (see
 //! [`crate::yaml::render_document`]).
@@ -23,6 +29,28 @@ use yaml_edit::{Mapping, Sequence, YamlFile, YamlNode};
 /// Why a text could not be edited in place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EditError(pub String);
+
+/// How much in-place editing one document may cost: every entry added,
+/// removed or replaced is charged the length of its collection (the larger
+/// of before and after), and every new value its count of nodes.
+/// Adding a few hundred keys to a mapping fits; a quarter of a second of
+/// syntax-tree work on one document (measured: about 1 µs per unit) does not.
+pub const EDIT_BUDGET: usize = 50_000;
+
+/// What is left of [`EDIT_BUDGET`] for the document being edited.
+struct Budget(usize);
+
+impl Budget {
+    /// Charges one edit of a collection of `len` entries.
+    fn charge(&mut self, len: usize) -> Result<(), EditError> {
+        self.0 = self.0.checked_sub(len + 1).ok_or_else(|| {
+            EditError(format!(
+                "the change is larger than {EDIT_BUDGET} units of in-place editing"
+            ))
+        })?;
+        Ok(())
+    }
+}
 
 /// `text` rewritten to read as `updated`, where it read as `original`.
 pub fn rewrite(
@@ -38,7 +66,7 @@ pub fn rewrite(
     let root = document
         .as_mapping()
         .ok_or_else(|| EditError("the document is not a block or flow mapping".to_owned()))?;
-    diff_mapping(&root, original, updated)?;
+    diff_mapping(&root, original, updated, &mut Budget(EDIT_BUDGET))?;
     Ok(file.to_string())
 }
 
@@ -46,8 +74,11 @@ fn diff_mapping(
     node: &Mapping,
     old: &Map<String, Value>,
     new: &Map<String, Value>,
+    budget: &mut Budget,
 ) -> Result<(), EditError> {
+    let len = old.len().max(new.len());
     for key in old.keys().filter(|k| !new.contains_key(*k)) {
+        budget.charge(len)?;
         node.remove(key.as_str())
             .ok_or_else(|| EditError(format!("key {key:?} is not spelled in the text")))?;
     }
@@ -55,14 +86,18 @@ fn diff_mapping(
         match old.get(key) {
             Some(before) if before == value => {}
             Some(before) => {
+                budget.charge(len)?;
                 let child = node
                     .get(key.as_str())
                     .ok_or_else(|| EditError(format!("key {key:?} is not spelled in the text")))?;
-                if !diff_in_place(&child, before, value)? {
-                    node.set(key.as_str(), render(value, Some(&child))?);
+                if !diff_in_place(&child, before, value, budget)? {
+                    node.set(key.as_str(), render(value, Some(&child), budget)?);
                 }
             }
-            None => node.set(key.as_str(), render(value, None)?),
+            None => {
+                budget.charge(len)?;
+                node.set(key.as_str(), render(value, None, budget)?);
+            }
         }
     }
     Ok(())
@@ -94,7 +129,12 @@ pub fn position(text: &str, path: &[&str]) -> Option<(usize, usize)> {
 
 /// Edits `node` from `old` to `new` where both are collections of the
 /// same kind and the node spells one; false when it must be replaced.
-fn diff_in_place(node: &YamlNode, old: &Value, new: &Value) -> Result<bool, EditError> {
+fn diff_in_place(
+    node: &YamlNode,
+    old: &Value,
+    new: &Value,
+    budget: &mut Budget,
+) -> Result<bool, EditError> {
     // A tagged collection (`!!map {...}`) keeps its tag: edit what it tags.
     let tagged = node.as_tagged();
     let mapping = node
@@ -107,11 +147,11 @@ fn diff_in_place(node: &YamlNode, old: &Value, new: &Value) -> Result<bool, Edit
         .or_else(|| tagged.and_then(|t| t.as_sequence()));
     match (old, new, mapping, sequence) {
         (Value::Object(old), Value::Object(new), Some(mapping), _) => {
-            diff_mapping(&mapping, old, new)?;
+            diff_mapping(&mapping, old, new, budget)?;
             Ok(true)
         }
         (Value::Array(old), Value::Array(new), _, Some(sequence)) => {
-            diff_sequence(&sequence, old, new)?;
+            diff_sequence(&sequence, old, new, budget)?;
             Ok(true)
         }
         _ => Ok(false),
@@ -127,12 +167,18 @@ enum Step {
     Insert(usize),
 }
 
-fn diff_sequence(node: &Sequence, old: &[Value], new: &[Value]) -> Result<(), EditError> {
+fn diff_sequence(
+    node: &Sequence,
+    old: &[Value],
+    new: &[Value],
+    budget: &mut Budget,
+) -> Result<(), EditError> {
+    let len = old.len().max(new.len());
     let steps = align(old, new);
     // Items edited where they stand first, through handles taken once: a
     // long list is walked once, not once per item.
     let items: Vec<YamlNode> = node.values().collect();
-    let mut replaced = Vec::new();
+    let mut replaced = vec![false; new.len()];
     for step in &steps {
         if let Step::Keep(i, j) = *step
             && old[i] != new[j]
@@ -140,8 +186,9 @@ fn diff_sequence(node: &Sequence, old: &[Value], new: &[Value]) -> Result<(), Ed
             let item = items
                 .get(i)
                 .ok_or_else(|| EditError(format!("list item {i} is not in the text")))?;
-            if !diff_in_place(item, &old[i], &new[j])? {
-                replaced.push(j);
+            budget.charge(len)?;
+            if !diff_in_place(item, &old[i], &new[j], budget)? {
+                replaced[j] = true;
             }
         }
     }
@@ -150,17 +197,19 @@ fn diff_sequence(node: &Sequence, old: &[Value], new: &[Value]) -> Result<(), Ed
     for step in steps {
         match step {
             Step::Keep(_, j) => {
-                if replaced.contains(&j) {
-                    node.set(at, render(&new[j], node.get(at).as_ref())?);
+                if replaced[j] {
+                    node.set(at, render(&new[j], node.get(at).as_ref(), budget)?);
                 }
                 at += 1;
             }
             Step::Remove => {
+                budget.charge(len)?;
                 node.remove(at)
                     .ok_or_else(|| EditError(format!("list item {at} is not in the text")))?;
             }
             Step::Insert(j) => {
-                node.insert(at, render(&new[j], None)?);
+                budget.charge(len)?;
+                node.insert(at, render(&new[j], None, budget)?);
                 at += 1;
             }
         }
@@ -265,7 +314,14 @@ fn identity(value: &Value) -> Identity<'_> {
 
 /// A node for `value`, written by serde-saphyr. A string replacing a
 /// quoted scalar keeps its quotes.
-fn render(value: &Value, replacing: Option<&YamlNode>) -> Result<YamlNode, EditError> {
+fn render(
+    value: &Value,
+    replacing: Option<&YamlNode>,
+    budget: &mut Budget,
+) -> Result<YamlNode, EditError> {
+    // A syntax tree costs far more than the document it holds: a large new
+    // value is cheaper written with the whole document.
+    budget.charge(crate::yaml::nodes(value))?;
     let quote = replacing
         .and_then(YamlNode::as_scalar)
         .map(|s| s.to_string())
@@ -361,6 +417,30 @@ mod tests {
             }
         }
         key
+    }
+
+    /// A change too large to edit in place in linear time is written whole,
+    /// and still reads back as intended; one just under the budget is
+    /// edited in place.
+    #[test]
+    fn a_change_over_the_budget_is_written_whole() {
+        let text = "# kept only when edited in place\nmetadata:\n  labels:\n    x: y\n";
+        let original = read_object(text).unwrap();
+        let with_labels = |count: usize| {
+            let mut updated = original.clone();
+            let labels = updated["metadata"]["labels"].as_object_mut().unwrap();
+            for i in 0..count {
+                labels.insert(format!("k{i}"), json!("v"));
+            }
+            updated
+        };
+        // Each of n new keys is charged the mapping's final length, n + 1.
+        for (count, in_place) in [(200, true), (250, false)] {
+            let updated = with_labels(count);
+            let rendered = render_document(text, &updated);
+            assert_eq!(rendered.in_place, in_place, "{count} keys");
+            assert_eq!(read_object(&rendered.text), Some(updated));
+        }
     }
 
     proptest! {

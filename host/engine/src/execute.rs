@@ -305,6 +305,9 @@ impl Run<'_> {
         if let Some(violation) = &ran.documents.violation {
             return Err(fail(StepFailure::Refused(scrub(violation))));
         }
+        if let Some(problem) = ran.documents.misshapen() {
+            return Err(fail(StepFailure::Refused(scrub(&problem))));
+        }
         let mut results: Vec<StepResult> = ran
             .denied
             .iter()

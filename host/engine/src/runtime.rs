@@ -449,8 +449,9 @@ fn classify(error: &wasmtime::Error, state: &HostState, limits: &Limits) -> RunE
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => RunError::Timeout(limits.timeout),
         Some(Trap::UnreachableCodeReached) if output.contains("panicked at") => {
-            let start = output.rfind("panicked at").unwrap_or(0);
-            RunError::Panic(output[start + "panicked at ".len()..].trim_end().to_owned())
+            // The guest writes this text itself, so it may end anywhere.
+            let (_, message) = output.rsplit_once("panicked at").unwrap_or_default();
+            RunError::Panic(message.trim().to_owned())
         }
         Some(trap) => RunError::Trap {
             reason: trap.to_string(),

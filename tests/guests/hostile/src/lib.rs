@@ -216,6 +216,63 @@ impl Guest for Hostile {
                 log(Level::Warn, "\u{1b}]0;pwned\u{7}\u{1b}[31mred", &[]);
                 results.push(info("\u{1b}[2J cleared".to_owned()));
             }
+            // Ends its output with the words the host looks for, then aborts.
+            "panicked-at" => {
+                eprint!("panicked at");
+                std::process::abort();
+            }
+            // As many results as `count` says, each naming the first document.
+            "many-references" => {
+                let count = config["count"].as_u64().unwrap_or(500_000) as usize;
+                results.reserve_exact(count);
+                for _ in 0..count {
+                    results.push(StepResult {
+                        severity: Severity::Info,
+                        message: String::new(),
+                        document: Some(0),
+                        field: None,
+                    });
+                }
+            }
+            // A document nested `depth` arrays deep.
+            "deep-output" => {
+                let depth = config["depth"].as_u64().unwrap_or(1_000_000) as usize;
+                let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+                documents.replace(0, &format!(r#"{{"kind":"Deep","data":{nested}}}"#))?;
+            }
+            // A document of `count` empty lists: little text, many nodes.
+            "wide-output" => {
+                let count = config["count"].as_u64().unwrap_or(10_000_000) as usize;
+                let mut json = String::with_capacity(3 * count + 64);
+                json.push_str(r#"{"kind":"Wide","data":["#);
+                for i in 0..count {
+                    json.push_str(if i == 0 { "[]" } else { ",[]" });
+                }
+                json.push_str("]}");
+                documents.replace(0, &json)?;
+            }
+            // `count` edits to one document, each adding a label.
+            "many-edits" => {
+                let count = config["count"].as_u64().unwrap_or(100_000) as usize;
+                let patches: Vec<Patch> = (0..count)
+                    .map(|i| set(0, &format!("/metadata/labels/k{i}"), "\"v\""))
+                    .collect();
+                documents.apply(&patches)?;
+            }
+            // Log lines far over the bound in their fields.
+            "fat-log" => {
+                let value = "v".repeat(16 << 10);
+                let fields: Vec<(String, String)> =
+                    (0..32).map(|i| (format!("f{i}"), value.clone())).collect();
+                for _ in 0..1100 {
+                    log(Level::Info, &value, &fields);
+                }
+            }
+            // Metadata of the wrong shapes, which the host must not trip on.
+            "bad-metadata" => documents.apply(&[
+                set(0, "/metadata/annotations", "\"not a map\""),
+                set(0, "/metadata/labels", "[1, 2]"),
+            ])?,
             other => return Err(format!("unknown mode {other:?}")),
         }
         Ok(results)
