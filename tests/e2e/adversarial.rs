@@ -431,3 +431,19 @@ fn a_resource_list_over_the_size_limit_is_refused_unread() {
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     says(&ran, "the ResourceList on stdin is over 64 MiB");
 }
+
+#[test]
+fn a_fifo_in_the_bundle_is_refused_instead_of_read_forever() {
+    let bundle = example_bundle("docker-test-site");
+    let made = Command::new("mkfifo")
+        .arg(bundle.path().join("phases/pipe.yaml"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    refused_in(
+        bundle.path(),
+        LABEL,
+        2,
+        &["phases/pipe.yaml is not a regular file, directory or link (a FIFO, socket or device)"],
+    );
+}

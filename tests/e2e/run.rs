@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use crate::util::{example_bundle, run, says, snapshot};
@@ -102,6 +103,13 @@ fn in_place_rewrites_only_what_changed_and_keeps_other_bytes() {
 #[test]
 fn output_writes_a_complete_bundle_and_refuses_a_non_empty_directory() {
     let bundle = example_bundle(SITE);
+    // A changed private file, a changed group-readable one, and an executable.
+    let chmod = |file: &str, mode: u32| {
+        fs::set_permissions(bundle.path().join(file), fs::Permissions::from_mode(mode)).unwrap();
+    };
+    chmod("phases/cluster-map.yaml", 0o600);
+    chmod("phases/executors.yaml", 0o640);
+    chmod("LICENSE", 0o750);
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("result");
     let ran = run(bundle.path(), &["--output", target.to_str().unwrap()]);
@@ -115,6 +123,19 @@ fn output_writes_a_complete_bundle_and_refuses_a_non_empty_directory() {
         written, expected,
         "every file but the removed ones, scripts and licence included"
     );
+    // Modes follow the sources, changed or not, and are never widened.
+    let mode = |path: &std::path::Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    for file in [
+        "phases/cluster-map.yaml",
+        "phases/executors.yaml",
+        "LICENSE",
+    ] {
+        assert_eq!(
+            mode(&target.join(file)),
+            mode(&bundle.path().join(file)),
+            "{file}"
+        );
+    }
     let cluster_map = fs::read_to_string(target.join("phases/cluster-map.yaml")).unwrap();
     assert!(
         cluster_map.contains("airshipit.org/site: docker-test-site"),

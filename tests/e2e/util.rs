@@ -242,13 +242,16 @@ pub(crate) fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     while let Some(current) = stack.pop() {
         for entry in fs::read_dir(&current).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() {
+            let kind = fs::metadata(&path).unwrap().file_type();
+            let name = path.strip_prefix(dir).unwrap().to_owned();
+            if kind.is_dir() {
                 stack.push(path);
+            } else if kind.is_file() {
+                files.insert(name, fs::read(&path).unwrap());
             } else {
-                files.insert(
-                    path.strip_prefix(dir).unwrap().to_owned(),
-                    fs::read(&path).unwrap(),
-                );
+                // A FIFO or socket: reading it would block, so its kind
+                // stands for its content.
+                files.insert(name, format!("{kind:?}").into_bytes());
             }
         }
     }

@@ -12,14 +12,17 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
 use rayon::prelude::*;
 use serde_json::{Map, Value};
 
-use crate::atomic::{self, Mode, STAGED_PREFIX};
+use crate::atomic::STAGED_PREFIX;
 use crate::document::{DocId, Document, Origin};
+use crate::writeback::{self, Source};
 use crate::yaml::{self, YamlError};
 
 /// Why a bundle could not be read or written.
@@ -90,6 +93,11 @@ pub enum BundleError {
         /// Bytes of YAML so far.
         bytes: usize,
     },
+    /// A FIFO, socket or device in the bundle.
+    #[error(
+        "{0} is not a regular file, directory or link (a FIFO, socket or device); a bundle may not hold one"
+    )]
+    NotAFile(String),
     /// `--output` names a directory that already has files in it.
     #[error("output directory {0} is not empty; name a new or empty directory")]
     OutputNotEmpty(PathBuf),
@@ -107,14 +115,16 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 #[derive(Debug)]
 pub struct Bundle {
     root: PathBuf,
+    /// The root, opened: every later read and write resolves beneath it.
+    dir: Dir,
     files: Vec<SourceFile>,
     /// Bundle-relative paths of the non-YAML files.
     other_files: Vec<String>,
     /// Symbolic links inside the bundle: the link, and what it points at,
     /// both bundle-relative.
     links: Vec<(String, String)>,
-    /// Staged files left by a killed in-place run.
-    stale: Vec<PathBuf>,
+    /// Staged files and backups left by a killed in-place run.
+    stale: Vec<String>,
     documents: Vec<Document>,
     /// Each document's original chunk: its text and where it starts.
     raw: HashMap<DocId, yaml::Chunk>,
@@ -141,6 +151,8 @@ impl Bundle {
             return Err(BundleError::NotADirectory(root.to_owned()));
         }
         let canonical_root = fs::canonicalize(root).map_err(io_error("resolve", root))?;
+        let dir =
+            Dir::open_ambient_dir(root, ambient_authority()).map_err(io_error("open", root))?;
         let mut listing = Listing::default();
         walk(&canonical_root, root, "", &mut listing)?;
         let yaml_paths = listing.yaml;
@@ -153,12 +165,13 @@ impl Bundle {
             stale: listing.stale,
             documents: Vec::new(),
             raw: HashMap::new(),
+            dir,
         };
         // Files are read and parsed on every core; the first error in file
         // order is the one reported, as it would be reading them in order.
         let parsed: Vec<Result<ParsedFile, BundleError>> = yaml_paths
             .into_par_iter()
-            .map(|path| parse_file(root, path))
+            .map(|path| parse_file(&bundle.dir, path))
             .collect();
         let (mut text, mut nodes) = (0usize, 0usize);
         for file in parsed {
@@ -334,44 +347,21 @@ impl Bundle {
         }
     }
 
-    /// Applies `changes` to the bundle directory itself. Every new file is
-    /// written and flushed beside its target first; only when all of them
-    /// are ready is each renamed over its target (and deleted files
-    /// removed), so a failure while writing (a full disk, a read-only
-    /// directory) changes nothing, and a crash leaves each file old or new.
-    /// Files in `private` (see [`private_files`]) are written 0600.
+    /// Applies `changes` to the bundle directory itself, all or nothing
+    /// (see [`crate::writeback`]). Files in `private` (see
+    /// [`private_files`]) are written 0600 at most.
     pub fn write_in_place(
         &self,
         changes: &BTreeMap<String, Option<String>>,
         private: &BTreeSet<String>,
     ) -> Result<(), BundleError> {
-        let mut staged = Vec::new();
-        for (path, text) in changes {
-            if let Some(text) = text {
-                let target = self.root.join(path);
-                let mode = if private.contains(path) {
-                    Mode::Private
-                } else {
-                    Mode::Keep
-                };
-                staged.push(
-                    atomic::stage(&target, text.as_bytes(), mode)
-                        .map_err(io_error("stage a new version of", &target))?,
-                );
-            }
-        }
-        for file in staged {
-            let target = file.target().to_owned();
-            file.commit().map_err(io_error("replace", &target))?;
-        }
-        for (path, _) in changes.iter().filter(|(_, text)| text.is_none()) {
-            let target = self.root.join(path);
-            fs::remove_file(&target).map_err(io_error("remove", &target))?;
-        }
-        for leftover in &self.stale {
-            let _ = fs::remove_file(leftover);
-        }
-        Ok(())
+        writeback::in_place(
+            &self.dir,
+            changes,
+            private,
+            &self.stale,
+            &mut writeback::rename,
+        )
     }
 
     /// Takes the bundle's lock for an in-place run: an advisory lock on the
@@ -418,27 +408,15 @@ impl Bundle {
             .prefix(".mooring-output-")
             .tempdir_in(&parent)
             .map_err(io_error("create a staging directory in", &parent))?;
+        let out = Dir::open_ambient_dir(staging.path(), ambient_authority())
+            .map_err(io_error("open", staging.path()))?;
 
-        let write = |path: &str, bytes: &[u8]| -> Result<(), BundleError> {
-            let target = staging.path().join(path);
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent).map_err(io_error("create", parent))?;
-            }
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            if private.contains(path) {
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            }
-            options
-                .open(&target)
-                .and_then(|mut file| file.write_all(bytes))
-                .map_err(io_error("write", &target))
-        };
+        let mut files: Vec<(&str, Source<'_>)> = Vec::new();
         for file in &self.files {
             match changes.get(&file.path) {
-                Some(Some(text)) => write(&file.path, text.as_bytes())?,
+                Some(Some(text)) => files.push((&file.path, Source::Text(text))),
                 Some(None) => {}
-                None => write(&file.path, file.text.as_bytes())?,
+                None => files.push((&file.path, Source::Text(&file.text))),
             }
         }
         for (path, text) in changes {
@@ -446,24 +424,16 @@ impl Bundle {
                 .as_ref()
                 .filter(|_| !self.files.iter().any(|f| &f.path == path))
             {
-                write(path, text.as_bytes())?;
+                files.push((path, Source::Text(text)));
             }
         }
-        for path in &self.other_files {
-            let source = self.root.join(path);
-            let bytes = fs::read(&source).map_err(io_error("read", &source))?;
-            write(path, &bytes)?;
-        }
-        for (link, target) in &self.links {
-            // Relative, so the copy's link points into the copy.
-            let up = "../".repeat(link.matches('/').count());
-            let at = staging.path().join(link);
-            if let Some(parent) = at.parent() {
-                fs::create_dir_all(parent).map_err(io_error("create", parent))?;
-            }
-            std::os::unix::fs::symlink(format!("{up}{target}"), &at)
-                .map_err(io_error("link", &at))?;
-        }
+        files.extend(self.other_files.iter().map(|p| (p.as_str(), Source::Copy)));
+        files.extend(
+            self.links
+                .iter()
+                .map(|(link, target)| (link.as_str(), Source::Link(target))),
+        );
+        writeback::to_dir(&self.dir, &out, &files, private)?;
         let staged = staging.keep();
         fs::rename(&staged, dir).map_err(|source| {
             let _ = fs::remove_dir_all(&staged);
@@ -527,13 +497,20 @@ enum ParsedPiece {
 }
 
 /// Reads and parses the YAML file at bundle-relative `path`.
-fn parse_file(root: &Path, path: String) -> Result<ParsedFile, BundleError> {
-    let file = root.join(&path);
-    let size = fs::metadata(&file).map_err(io_error("read", &file))?.len();
+fn parse_file(dir: &Dir, path: String) -> Result<ParsedFile, BundleError> {
+    let file = Path::new(&path);
+    let mut handle = dir.open(&path).map_err(io_error("read", file))?;
+    // The size of the file opened, not of whatever the path names later.
+    let size = handle.metadata().map_err(io_error("read", file))?.len();
     if size > MAX_FILE_BYTES {
         return Err(BundleError::TooLarge { path, size });
     }
-    let bytes = fs::read(&file).map_err(io_error("read", &file))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    io::Read::read_to_end(
+        &mut io::Read::take(&mut handle, MAX_FILE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(io_error("read", file))?;
     let text = String::from_utf8(bytes).map_err(|error| {
         let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -577,8 +554,8 @@ struct Listing {
     yaml: Vec<String>,
     other: Vec<String>,
     links: Vec<(String, String)>,
-    /// Staged files a killed in-place run left behind.
-    stale: Vec<PathBuf>,
+    /// Staged files a killed in-place run left behind, bundle-relative.
+    stale: Vec<String>,
 }
 
 /// Lists YAML and other files below `dir`, sorted, refusing links that leave
@@ -598,18 +575,18 @@ fn walk(
     for entry in entries {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        if name.starts_with(STAGED_PREFIX) {
-            listing.stale.push(path);
-            continue;
-        }
-        if name.starts_with('.') {
-            continue;
-        }
         let relative = if prefix.is_empty() {
             name.clone()
         } else {
             format!("{prefix}/{name}")
         };
+        if name.starts_with(STAGED_PREFIX) {
+            listing.stale.push(relative);
+            continue;
+        }
+        if name.starts_with('.') {
+            continue;
+        }
         let file_type = entry.file_type().map_err(io_error("inspect", &path))?;
         if file_type.is_symlink() {
             let target = fs::canonicalize(&path)
@@ -624,6 +601,9 @@ fn walk(
             listing.links.push((relative, inside));
         } else if file_type.is_dir() {
             walk(canonical_root, &path, &relative, listing)?;
+        } else if !file_type.is_file() {
+            // Reading a FIFO would wait forever, a device without end.
+            return Err(BundleError::NotAFile(relative));
         } else if name.ends_with(".yaml") || name.ends_with(".yml") {
             listing.yaml.push(relative);
         } else {

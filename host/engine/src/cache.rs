@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use crate::atomic::{self, Mode};
+use crate::atomic;
 use crate::trust::{self, TrustError};
 
 /// A directory of serialized, compiled components.
@@ -71,7 +71,7 @@ impl CompileCache {
     /// not an error: the next run compiles again.
     pub(crate) fn store(&self, engine: &Engine, digest: &str, component: &Component) {
         if let Ok(bytes) = component.serialize() {
-            let _ = atomic::write(&self.entry(engine, digest), &bytes, Mode::Private);
+            let _ = atomic::write_private(&self.entry(engine, digest), &bytes);
         }
     }
 

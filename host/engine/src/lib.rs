@@ -35,4 +35,5 @@ pub mod runtime;
 pub mod secrets;
 pub mod session;
 pub mod trust;
+mod writeback;
 pub mod yaml;

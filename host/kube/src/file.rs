@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use mooring_engine::atomic::{self, Mode};
+use mooring_engine::atomic;
 use mooring_model::kubeconfig::{Kubeconfig, KubeconfigError};
 use serde_json::Value;
 
@@ -22,7 +22,7 @@ pub fn parse(text: &str) -> Result<Kubeconfig, KubeconfigError> {
 /// reader sees the old kubeconfig or the new one and never a credential in
 /// a world-readable file.
 pub fn write_private(path: &Path, config: &Kubeconfig) -> std::io::Result<()> {
-    atomic::write(path, to_yaml(config).as_bytes(), Mode::Private)
+    atomic::write_private(path, to_yaml(config).as_bytes())
 }
 
 /// A kubeconfig as YAML, for files and stdout.
