@@ -347,7 +347,7 @@ pub const MAX_MESSAGE_BYTES: usize = 4096;
 
 /// A guest's results, tied to the documents they name; each document is
 /// described once however many results name it.
-fn step_results(
+pub(crate) fn step_results(
     step: &str,
     set: &DocumentSet,
     reported: Vec<WitResult>,

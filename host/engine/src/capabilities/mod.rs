@@ -16,6 +16,8 @@
 
 pub mod credentials;
 pub mod documents;
+#[cfg(test)]
+mod fuzz;
 pub mod log;
 pub mod wasi;
 
