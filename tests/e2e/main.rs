@@ -20,6 +20,8 @@
 //!   and under kpt;
 //! - `fuzz`: bounded property-based fuzzing of the loader, ResourceList reader
 //!   and kubeconfig merger;
+//! - `overlays`: real airshipctl sites, which are kustomize overlays, and
+//!   rendered sites on stdin;
 //! - `krm`: `mooring fn` on its own, under `kpt fn eval`/`kpt fn render`,
 //!   and as a transformer under `kubectl kustomize`.
 
@@ -39,6 +41,7 @@ mod inject_credentials;
 mod krm;
 mod kubeconfig;
 mod kubeconfig_rewrite;
+mod overlays;
 mod provider_filter;
 mod run;
 mod sandbox;

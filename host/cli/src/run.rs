@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use mooring_engine::execute::CredentialSource;
 use mooring_engine::limits;
+use mooring_engine::overlay::Kustomize;
 use mooring_engine::policy::{Approvals, GuestApproval, Policy};
 use mooring_engine::runtime::Runtime;
-use mooring_engine::session::{self, BundleRun, Destination, Written};
+use mooring_engine::session::{self, BundleRun, Destination, Input, Written};
 use rayon::prelude::*;
 
 use crate::args::GlobalArgs;
@@ -23,17 +24,21 @@ use crate::output;
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// The bundle directory; several run side by side, one per core, and
-    /// then need --in-place or --output (each bundle goes to DIR/<its name>)
+    /// The bundle directory, or - for a YAML stream on stdin (a rendered
+    /// site). A site whose kustomization reaches outside its directory (an
+    /// overlay) is worked on as its kustomize build. Several bundles run
+    /// side by side, one per core, and then need --in-place or --output
+    /// (each bundle goes to DIR/<its name>)
     #[arg(required = true, value_name = "BUNDLE")]
     pub(crate) bundles: Vec<PathBuf>,
     /// The pipeline file [default: the one mooring.dev/v1alpha1 Pipeline document in the bundle]
     #[arg(short, long, value_name = "FILE")]
     pub(crate) pipeline: Option<PathBuf>,
     /// Write the whole resulting bundle to DIR, which must be new or empty
+    /// (a stream or an overlay's build goes to DIR/resources.yaml)
     #[arg(short, long, value_name = "DIR", conflicts_with = "in_place")]
     pub(crate) output: Option<PathBuf>,
-    /// Rewrite the bundle's changed files in place, each atomically
+    /// Rewrite the bundle's changed files in place, all or nothing
     #[arg(long)]
     pub(crate) in_place: bool,
     /// Run at most N bundles at once [default: one per core]
@@ -42,6 +47,20 @@ pub(crate) struct RunArgs {
     /// Print credentials on stdout as they are [default: each is <redacted>]
     #[arg(long)]
     pub(crate) show_secrets: bool,
+    /// Treat warnings as errors: write nothing when a step warned (for
+    /// example, when its selector matched no document)
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// The command that builds a site that is an overlay; the site
+    /// directory is added as its last argument
+    #[arg(
+        long,
+        env = "MOORING_KUSTOMIZE",
+        value_name = "COMMAND",
+        default_value = "kubectl kustomize",
+        value_parser = Kustomize::parse
+    )]
+    pub(crate) kustomize: Kustomize,
     #[command(flatten)]
     pub(crate) approve: ApproveArgs,
 }
@@ -102,6 +121,11 @@ pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failure> {
         };
         return context.one(bundle, destination, &mut io::stderr());
     }
+    if args.bundles.iter().any(|b| b.as_os_str() == "-") {
+        return Err(input(anyhow!(
+            "- (a stream on stdin) runs alone; name no other bundle with it"
+        )));
+    }
     context.fleet()
 }
 
@@ -122,13 +146,23 @@ impl Context<'_> {
         destination: Destination<'_>,
         err: &mut dyn Write,
     ) -> Result<(), Failure> {
-        let approvals = self.args.approve.approvals(self.policy, bundle);
+        let stdin;
+        let (input, site) = if bundle.as_os_str() == "-" {
+            stdin = read_stdin()?;
+            // Approvals for a stream hold for where it is run from.
+            (Input::Stream(&stdin), std::path::Path::new("."))
+        } else {
+            (Input::Directory(bundle), bundle)
+        };
+        let approvals = self.args.approve.approvals(self.policy, site);
         let run = BundleRun {
-            bundle,
+            input,
+            kustomize: &self.args.kustomize,
             pipeline: self.args.pipeline.as_deref(),
             approvals: &approvals,
             destination,
             show_secrets: self.args.show_secrets,
+            strict: self.args.strict,
         };
         let report = session::run_bundle(self.runtime, &run, self.credentials)?;
         if !self.global.quiet {
@@ -137,6 +171,12 @@ impl Context<'_> {
         match report.written {
             Written::Nothing => {
                 let errors = report.outcome.error_count();
+                if errors == 0 {
+                    let warnings = report.outcome.warning_count();
+                    return Err(failed(anyhow!(
+                        "the pipeline reported {warnings} warning(s) and --strict makes them errors; nothing was written"
+                    )));
+                }
                 return Err(failed(anyhow!(
                     "the pipeline reported {errors} error result(s); nothing was written"
                 )));
@@ -229,6 +269,25 @@ impl Context<'_> {
             ),
         })
     }
+}
+
+/// A YAML stream on stdin, bounded like a bundle file.
+fn read_stdin() -> Result<String, Failure> {
+    use std::io::Read;
+    let limit = mooring_engine::bundle::MAX_FILE_BYTES;
+    let mut text = String::new();
+    io::stdin()
+        .lock()
+        .take(limit + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| input(anyhow!(e).context("failed to read a YAML stream from stdin")))?;
+    if text.len() as u64 > limit {
+        return Err(input(anyhow!(
+            "the stream on stdin is over {} MiB; mooring reads at most that (split the site)",
+            limit >> 20
+        )));
+    }
+    Ok(text)
 }
 
 /// Where each bundle of a fleet goes: `--output DIR` gives each its own

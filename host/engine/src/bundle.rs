@@ -98,6 +98,11 @@ pub enum BundleError {
         "{0} is not a regular file, directory or link (a FIFO, socket or device); a bundle may not hold one"
     )]
     NotAFile(String),
+    /// An in-place write of a stream, which has no files to rewrite.
+    #[error(
+        "{0} is a stream of documents, not files; it can go to stdout or --output, not be rewritten in place"
+    )]
+    NotFiles(PathBuf),
     /// `--output` names a directory that already has files in it.
     #[error("output directory {0} is not empty; name a new or empty directory")]
     OutputNotEmpty(PathBuf),
@@ -116,7 +121,9 @@ pub const MAX_FILE_BYTES: u64 = 64 << 20;
 pub struct Bundle {
     root: PathBuf,
     /// The root, opened: every later read and write resolves beneath it.
-    dir: Dir,
+    /// `None` for a stream (a kustomize build, stdin), which has no files
+    /// of its own.
+    dir: Option<Dir>,
     files: Vec<SourceFile>,
     /// Bundle-relative paths of the non-YAML files.
     other_files: Vec<String>,
@@ -165,14 +172,15 @@ impl Bundle {
             stale: listing.stale,
             documents: Vec::new(),
             raw: HashMap::new(),
-            dir,
+            dir: None,
         };
         // Files are read and parsed on every core; the first error in file
         // order is the one reported, as it would be reading them in order.
         let parsed: Vec<Result<ParsedFile, BundleError>> = yaml_paths
             .into_par_iter()
-            .map(|path| parse_file(&bundle.dir, path))
+            .map(|path| parse_file(&dir, path))
             .collect();
+        bundle.dir = Some(dir);
         let (mut text, mut nodes) = (0usize, 0usize);
         for file in parsed {
             let file = file?;
@@ -187,6 +195,31 @@ impl Bundle {
             }
             bundle.add_file(file);
         }
+        Ok(bundle)
+    }
+
+    /// A bundle of one YAML stream (a kustomize build, or stdin) named
+    /// `root` in messages, its documents in the file `file`: what goes to
+    /// `--output`.
+    pub fn from_stream(root: &Path, file: &str, text: String) -> Result<Bundle, BundleError> {
+        let size = text.len() as u64;
+        if size > MAX_FILE_BYTES {
+            return Err(BundleError::TooLarge {
+                path: file.to_owned(),
+                size,
+            });
+        }
+        let mut bundle = Bundle {
+            root: root.to_owned(),
+            dir: None,
+            files: Vec::new(),
+            other_files: Vec::new(),
+            links: Vec::new(),
+            stale: Vec::new(),
+            documents: Vec::new(),
+            raw: HashMap::new(),
+        };
+        bundle.add_file(parse_text(file.to_owned(), text)?);
         Ok(bundle)
     }
 
@@ -355,13 +388,10 @@ impl Bundle {
         changes: &BTreeMap<String, Option<String>>,
         private: &BTreeSet<String>,
     ) -> Result<(), BundleError> {
-        writeback::in_place(
-            &self.dir,
-            changes,
-            private,
-            &self.stale,
-            &mut writeback::rename,
-        )
+        let Some(dir) = &self.dir else {
+            return Err(BundleError::NotFiles(self.root.clone()));
+        };
+        writeback::in_place(dir, changes, private, &self.stale, &mut writeback::rename)
     }
 
     /// Takes the bundle's lock for an in-place run: an advisory lock on the
@@ -433,7 +463,7 @@ impl Bundle {
                 .iter()
                 .map(|(link, target)| (link.as_str(), Source::Link(target))),
         );
-        writeback::to_dir(&self.dir, &out, &files, private)?;
+        writeback::to_dir(self.dir.as_ref(), &out, &files, private)?;
         let staged = staging.keep();
         fs::rename(&staged, dir).map_err(|source| {
             let _ = fs::remove_dir_all(&staged);
@@ -521,6 +551,11 @@ fn parse_file(dir: &Dir, path: String) -> Result<ParsedFile, BundleError> {
             column,
         }
     })?;
+    parse_text(path, text)
+}
+
+/// Parses the text of the YAML file at bundle-relative `path`.
+fn parse_text(path: String, text: String) -> Result<ParsedFile, BundleError> {
     let mut pieces = Vec::new();
     let mut nodes = 0;
     for chunk in yaml::split(&text) {

@@ -152,6 +152,14 @@ impl Outcome {
             .filter(|r| r.severity == Severity::Error)
             .count()
     }
+
+    /// How many warning results the steps reported.
+    pub fn warning_count(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.severity == Severity::Warning)
+            .count()
+    }
 }
 
 /// Where granted credentials come from: the store of captured kubeconfigs.
@@ -239,6 +247,15 @@ pub fn run(
             report.changes = ran.changes;
             report.log = ran.log;
             outcome.results.extend(ran.results);
+        } else {
+            // A step that saw nothing did nothing: never a silent success.
+            outcome.results.push(StepResult {
+                step: step.name.clone(),
+                severity: Severity::Warning,
+                message: nothing_selected(step, outcome.documents.len()),
+                document: None,
+                field: None,
+            });
         }
         report.results = outcome.results.len() - before;
         report.elapsed = started.elapsed();
@@ -251,6 +268,17 @@ pub fn run(
         }
     }
     Ok(outcome)
+}
+
+/// Why a step that selected nothing did nothing, and where to look.
+fn nothing_selected(step: &Step, documents: usize) -> String {
+    if step.selector == Default::default() {
+        return "the bundle holds no documents for it, so it did nothing".to_owned();
+    }
+    format!(
+        "its selector matched none of the {documents} document(s), so it did nothing; \
+         check the selector's apiVersion, kind and names (`--strict` makes this an error)"
+    )
 }
 
 /// What one step left behind.

@@ -4,7 +4,8 @@
 //!
 //! From the bottom up:
 //! - [`yaml`], [`document`] and [`bundle`]: read a directory of YAML, keep
-//!   every byte, and write back only what changed, atomically;
+//!   every byte, and write back only what changed, atomically; [`overlay`]:
+//!   a site that is a kustomize overlay is read as its kustomize build;
 //! - [`guests`] and [`pipeline`]: which guests run, in what order, over
 //!   which documents, with what configuration, [`limits`] and grants;
 //! - [`runtime`] and [`capabilities`]: the wasmtime sandbox and exactly what
@@ -29,6 +30,7 @@ pub mod execute;
 pub mod guests;
 pub mod krm;
 pub mod limits;
+pub mod overlay;
 pub mod pipeline;
 pub mod policy;
 pub mod runtime;

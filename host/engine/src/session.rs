@@ -12,6 +12,7 @@ use mooring_model::{OneOf, one_of};
 use crate::document::{Document, names};
 use crate::execute::{self, CredentialSource, Outcome, Severity, StepError, StepResult};
 use crate::krm;
+use crate::overlay::{self, Kustomize, OverlayError};
 use crate::pipeline::{self, Pipeline, PipelineError};
 use crate::policy::{Approvals, NotApproved};
 use crate::runtime::Runtime;
@@ -27,12 +28,27 @@ pub enum Destination<'a> {
     InPlace,
 }
 
+/// What a run works on.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// A bundle directory. One whose kustomization reaches outside it (a
+    /// site overlay) is worked on as its kustomize build.
+    Directory(&'a Path),
+    /// A YAML stream already read (`mooring run -`): a rendered site.
+    Stream(&'a str),
+}
+
+/// The file a stream's documents are written to under `--output`.
+pub const STREAM_FILE: &str = "resources.yaml";
+
 /// One bundle run: the bundle, its pipeline, what the operator approved and
 /// where the result goes.
 #[derive(Debug, Clone, Copy)]
 pub struct BundleRun<'a> {
-    /// The bundle directory.
-    pub bundle: &'a Path,
+    /// What the pipeline runs over.
+    pub input: Input<'a>,
+    /// What builds a site that is an overlay.
+    pub kustomize: &'a Kustomize,
     /// A pipeline file; `None` for the one Pipeline document in the bundle.
     pub pipeline: Option<&'a Path>,
     /// What steps may be given beyond the defaults.
@@ -41,6 +57,8 @@ pub struct BundleRun<'a> {
     pub destination: Destination<'a>,
     /// Show credentials in the stream instead of `<redacted>`.
     pub show_secrets: bool,
+    /// Write nothing when a step reported a warning, as for an error.
+    pub strict: bool,
 }
 
 /// What a bundle run did.
@@ -55,7 +73,8 @@ pub struct BundleReport {
 /// What a bundle run wrote.
 #[derive(Debug)]
 pub enum Written {
-    /// Nothing: a step reported an error result, so the bundle is untouched.
+    /// Nothing: a step reported an error result (or, with `strict`, a
+    /// warning), so the bundle is untouched.
     Nothing,
     /// The resulting bundle as one YAML stream.
     Stream(String),
@@ -94,6 +113,24 @@ pub enum RunError {
     /// The result could not be written; the bundle is as it was.
     #[error(transparent)]
     Write(BundleError),
+    /// A site that is an overlay could not be built.
+    #[error(transparent)]
+    Overlay(#[from] Box<OverlayError>),
+    /// `--in-place` on a site that is an overlay: its documents are made
+    /// by its build, not held in its files.
+    #[error(
+        "{} is a kustomize overlay ({outside}): its documents are made by its kustomize build, \
+         so there are no files to rewrite in place. Write the transformed build to stdout or \
+         --output DIR, or run the pipeline inside the site's own build as a KRM function \
+         transformer (README, \"As a KRM function\")",
+        .site.display()
+    )]
+    InPlaceOverlay {
+        /// The site directory.
+        site: PathBuf,
+        /// Where it reaches outside.
+        outside: overlay::Outside,
+    },
 }
 
 impl RunError {
@@ -104,7 +141,9 @@ impl RunError {
             RunError::Bundle(_)
             | RunError::Pipeline(_)
             | RunError::NoPipeline(_)
-            | RunError::NotApproved(_) => true,
+            | RunError::NotApproved(_)
+            | RunError::Overlay(_)
+            | RunError::InPlaceOverlay { .. } => true,
             RunError::Step(step) => step.cause.is_input_error(),
             RunError::Write(_) => false,
         }
@@ -119,28 +158,67 @@ pub fn run_bundle(
     run: &BundleRun<'_>,
     credentials: &dyn CredentialSource,
 ) -> Result<BundleReport, RunError> {
-    // Held from reading to writing, so a concurrent in-place run can
-    // neither interleave with this one nor lose its changes.
-    let _lock = match run.destination {
-        Destination::InPlace => Some(
-            Bundle::lock(run.bundle, || {
+    let in_place = matches!(run.destination, Destination::InPlace);
+    let (bundle, _lock, site) = match run.input {
+        Input::Stream(text) => {
+            let name = Path::new("<stdin>");
+            if in_place {
+                return Err(RunError::Bundle(BundleError::NotFiles(name.to_owned())));
+            }
+            let bundle = Bundle::from_stream(name, STREAM_FILE, text.to_owned())
+                .map_err(RunError::Bundle)?;
+            (bundle, None, None)
+        }
+        Input::Directory(dir) => match overlay::reaches_outside(dir) {
+            Some(outside) => {
+                if in_place {
+                    return Err(RunError::InPlaceOverlay {
+                        site: dir.to_owned(),
+                        outside,
+                    });
+                }
+                let text = overlay::build(dir, &outside, run.kustomize)?;
+                let bundle =
+                    Bundle::from_stream(dir, STREAM_FILE, text).map_err(RunError::Bundle)?;
                 tracing::info!(
-                    "waiting for another `mooring run --in-place` on {} to finish",
-                    run.bundle.display()
+                    "{} is a kustomize overlay ({outside}); working on its `{}` build of {} document(s)",
+                    dir.display(),
+                    run.kustomize.display(),
+                    bundle.documents().len()
                 );
-            })
-            .map_err(RunError::Bundle)?,
-        ),
-        _ => None,
+                (bundle, None, Some(dir))
+            }
+            None => {
+                // Held from reading to writing, so a concurrent in-place run
+                // can neither interleave with this one nor lose its changes.
+                let lock = in_place
+                    .then(|| {
+                        Bundle::lock(dir, || {
+                            tracing::info!(
+                                "waiting for another `mooring run --in-place` on {} to finish",
+                                dir.display()
+                            );
+                        })
+                    })
+                    .transpose()
+                    .map_err(RunError::Bundle)?;
+                (Bundle::load(dir).map_err(RunError::Bundle)?, lock, None)
+            }
+        },
     };
-    let bundle = Bundle::load(run.bundle).map_err(RunError::Bundle)?;
-    let pipeline = match run.pipeline {
-        Some(path) => Pipeline::from_file(path)?,
-        None => pipeline_in_bundle(&bundle)?,
+    let pipeline = match (run.pipeline, site) {
+        (Some(path), _) => Pipeline::from_file(path)?,
+        // A site's pipeline is seldom part of its build: then it is the one
+        // among the site's own files.
+        (None, Some(site)) if !bundle.documents().iter().any(pipeline::is_pipeline) => {
+            pipeline_in_bundle(&Bundle::load(site).map_err(RunError::Bundle)?)?
+        }
+        (None, _) => pipeline_in_bundle(&bundle)?,
     };
     run.approvals.check(&pipeline)?;
     let outcome = execute::run(runtime, &pipeline, bundle.documents().to_vec(), credentials)?;
-    if outcome.error_count() > 0 {
+    let refused = outcome.error_count() > 0 || (run.strict && outcome.warning_count() > 0);
+    if refused {
         return Ok(BundleReport {
             outcome,
             written: Written::Nothing,

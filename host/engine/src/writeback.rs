@@ -239,7 +239,7 @@ pub(crate) enum Source<'a> {
 /// Writes `files` into the empty, freshly made directory `out`, reading
 /// carried-along files beneath `bundle`. Modes follow the bundle's files.
 pub(crate) fn to_dir(
-    bundle: &Dir,
+    bundle: Option<&Dir>,
     out: &Dir,
     files: &[(&str, Source<'_>)],
     private: &BTreeSet<String>,
@@ -254,11 +254,15 @@ pub(crate) fn to_dir(
             }
         };
         create_parents(out, path).map_err(failed("create the directory of"))?;
-        let mode = mode(existing_mode(bundle, path), private.contains(*path));
+        let mode = mode(
+            bundle.and_then(|b| existing_mode(b, path)),
+            private.contains(*path),
+        );
         match source {
             Source::Text(text) => write_new(out, path, text.as_bytes(), mode),
             Source::Copy => bundle
-                .read(path)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "a stream has no files"))
+                .and_then(|bundle| bundle.read(path))
                 .and_then(|bytes| write_new(out, path, &bytes, mode)),
             Source::Link(target) => {
                 // Relative, so the copy's link points into the copy.

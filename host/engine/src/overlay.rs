@@ -1,0 +1,359 @@
+//! Sites that are kustomize overlays.
+//!
+//! An Airship site is rarely self-contained: `site/<site>/phases` pulls
+//! `../../../type/<type>/phases`, which pulls `function/…`, and the site's
+//! own files are patches on what they pull. The documents such a site is
+//! made of exist only in its kustomize build, so a directory whose
+//! kustomization reaches outside it is worked on as its build, made by the
+//! real kustomize (`kubectl kustomize` unless the operator names another),
+//! never by re-implementing it. A build has no files of its own, so it can
+//! go to stdout or a new directory but cannot be rewritten in place.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use mooring_model::kustomize;
+use serde_json::{Map, Value};
+
+use crate::yaml;
+
+/// The names kustomize reads a kustomization from, in its order.
+const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// How much of a failed build's stderr an error quotes.
+const STDERR_TAIL: usize = 2048;
+
+/// The kustomize a site is built with: a program and the arguments that
+/// come before the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kustomize {
+    /// The command words, program first (`kubectl kustomize`); never empty.
+    command: Vec<String>,
+}
+
+impl Default for Kustomize {
+    fn default() -> Self {
+        Kustomize {
+            command: vec!["kubectl".to_owned(), "kustomize".to_owned()],
+        }
+    }
+}
+
+impl Kustomize {
+    /// A command line such as `kustomize build` or
+    /// `kubectl kustomize --enable-helm`, split at spaces.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let command: Vec<String> = text.split_whitespace().map(str::to_owned).collect();
+        if command.is_empty() {
+            return Err("name a kustomize command, such as `kustomize build`".to_owned());
+        }
+        Ok(Kustomize { command })
+    }
+
+    /// The command line, as the operator would type it.
+    pub fn display(&self) -> String {
+        self.command.join(" ")
+    }
+}
+
+/// Where a site's kustomization first reaches outside the site directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outside {
+    /// The kustomization file, relative to the site directory.
+    pub file: String,
+    /// The field naming it (`resources`, `patchesStrategicMerge`, ...).
+    pub field: &'static str,
+    /// The entry as written.
+    pub entry: String,
+}
+
+impl std::fmt::Display for Outside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.file, self.field, self.entry)
+    }
+}
+
+/// Why a site could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum OverlayError {
+    /// The kustomize program is not there.
+    #[error(
+        "{site} is a kustomize overlay ({outside}), so mooring works on its build, but `{command}` could not be started: {source}; \
+         install it, or name another with --kustomize (for example `--kustomize \"kustomize build\"`)"
+    )]
+    NotStarted {
+        /// The site directory.
+        site: PathBuf,
+        /// Where it reaches outside.
+        outside: Outside,
+        /// The command.
+        command: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The build needs one of airshipctl's KRM plugins.
+    #[error(
+        "{site} is a kustomize overlay ({outside}) whose build needs the KRM plugin `{plugin}` (airshipctl's), which `{command}` does not run. \
+         Render the site with what runs it and pipe the result in, for example \
+         `airshipctl phase render PHASE | mooring run - --pipeline PIPELINE` or \
+         `kustomize build --enable-alpha-plugins {site} | mooring run - --pipeline PIPELINE`"
+    )]
+    Plugin {
+        /// The site directory.
+        site: PathBuf,
+        /// Where it reaches outside.
+        outside: Outside,
+        /// The command.
+        command: String,
+        /// The plugin's kind.
+        plugin: String,
+    },
+    /// The build failed for another reason.
+    #[error(
+        "{site} is a kustomize overlay ({outside}), and `{command} {site}` failed ({status}): {stderr}"
+    )]
+    Failed {
+        /// The site directory.
+        site: PathBuf,
+        /// Where it reaches outside.
+        outside: Outside,
+        /// The command.
+        command: String,
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// The end of what it printed on stderr.
+        stderr: String,
+    },
+    /// The build printed something that is not UTF-8.
+    #[error("`{command} {}` printed text that is not UTF-8", .site.display())]
+    NotUtf8 {
+        /// The site directory.
+        site: PathBuf,
+        /// The command.
+        command: String,
+    },
+}
+
+/// Where the kustomization of `site` (or of a directory it includes, at
+/// any depth) first names something outside `site`; `None` for a site that
+/// is self-contained or has no kustomization.
+pub fn reaches_outside(site: &Path) -> Option<Outside> {
+    let mut pending = vec![String::new()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(dir) = pending.pop() {
+        if !seen.insert(dir.clone()) {
+            continue;
+        }
+        let Some((file, content)) = kustomization(site, &dir) else {
+            continue;
+        };
+        let remote = ["resources", "bases", "components"]
+            .into_iter()
+            .find_map(|field| {
+                let entries = content.get(field)?.as_array()?;
+                let entry = entries
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .find(|e| is_remote(e))?;
+                Some((field, entry.to_owned()))
+            });
+        if let Some((field, entry)) = remote {
+            return Some(Outside { file, field, entry });
+        }
+        for reference in kustomize::references(&content) {
+            match kustomize::join(&dir, &reference.path) {
+                None => {
+                    return Some(Outside {
+                        file,
+                        field: reference.field,
+                        entry: reference.path,
+                    });
+                }
+                Some(inside) if site.join(&inside).is_dir() => pending.push(inside),
+                Some(_) => {}
+            }
+        }
+    }
+    None
+}
+
+/// A resource kustomize fetches: outside the site by definition.
+fn is_remote(entry: &str) -> bool {
+    entry.contains("://") || entry.contains("?ref=") || entry.starts_with("github.com/")
+}
+
+/// The kustomization of `site/dir` as its file name (site-relative) and
+/// content; `None` when there is none or it does not read as a mapping
+/// (kustomize will then say what is wrong with it).
+fn kustomization(site: &Path, dir: &str) -> Option<(String, Map<String, Value>)> {
+    let base = site.join(dir);
+    let name = KUSTOMIZATION_FILES
+        .iter()
+        .find(|name| base.join(name).is_file())?;
+    let bytes =
+        crate::trust::read_regular_file(&base.join(name), crate::bundle::MAX_FILE_BYTES).ok()?;
+    let content = yaml::read_object(std::str::from_utf8(&bytes).ok()?)?;
+    let file = if dir.is_empty() {
+        (*name).to_owned()
+    } else {
+        format!("{dir}/{name}")
+    };
+    Some((file, content))
+}
+
+/// Builds `site` with `kustomize`, returning the YAML stream it printed.
+pub fn build(
+    site: &Path,
+    outside: &Outside,
+    kustomize: &Kustomize,
+) -> Result<String, Box<OverlayError>> {
+    let command = kustomize.display();
+    let (program, args) = kustomize
+        .command
+        .split_first()
+        .expect("Kustomize::parse refuses an empty command");
+    let child = Command::new(program)
+        .args(args)
+        .arg(site)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| {
+            Box::new(OverlayError::NotStarted {
+                site: site.to_owned(),
+                outside: outside.clone(),
+                command: command.clone(),
+                source,
+            })
+        })?;
+    let output = child.wait_with_output().map_err(|source| {
+        Box::new(OverlayError::NotStarted {
+            site: site.to_owned(),
+            outside: outside.clone(),
+            command: command.clone(),
+            source,
+        })
+    })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if let Some(plugin) = missing_plugin(&stderr) {
+            return Err(Box::new(OverlayError::Plugin {
+                site: site.to_owned(),
+                outside: outside.clone(),
+                command,
+                plugin,
+            }));
+        }
+        return Err(Box::new(OverlayError::Failed {
+            site: site.to_owned(),
+            outside: outside.clone(),
+            command,
+            status: output.status,
+            stderr: tail(&stderr),
+        }));
+    }
+    let mut text = String::new();
+    output
+        .stdout
+        .as_slice()
+        .read_to_string(&mut text)
+        .map_err(|_| {
+            Box::new(OverlayError::NotUtf8 {
+                site: site.to_owned(),
+                command,
+            })
+        })?;
+    Ok(text)
+}
+
+/// The plugin kustomize refused to load, from its error text
+/// (`unable to load external plugin 'Templater'`).
+fn missing_plugin(stderr: &str) -> Option<String> {
+    let (_, rest) = stderr.split_once("unable to load external plugin '")?;
+    let (plugin, _) = rest.split_once('\'')?;
+    Some(plugin.to_owned())
+}
+
+/// The end of a command's stderr: where the reason is, without warnings
+/// about deprecated fields that every Airship site triggers.
+fn tail(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("# Warning:"))
+        .collect();
+    let text = lines.join("\n");
+    let start = text.len().saturating_sub(STDERR_TAIL);
+    let start = (start..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(text.len());
+    text[start..].trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let file = dir.path().join(path);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(file, text).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_site_reaching_outside_is_found_at_any_depth_and_a_self_contained_one_is_not() {
+        let repo = tree(&[
+            (
+                "site/a/kustomization.yaml",
+                "resources:\n- phases\n- local.yaml\n",
+            ),
+            (
+                "site/a/phases/kustomization.yaml",
+                "resources:\n- ../../../type/gating/phases\npatchesStrategicMerge:\n- plan_patch.yaml\n",
+            ),
+            ("site/b/kustomization.yaml", "resources:\n- x.yaml\n- sub\n"),
+            ("site/b/sub/kustomization.yaml", "resources:\n- y.yaml\n"),
+            (
+                "site/c/kustomization.yml",
+                "resources:\n- https://github.com/airshipit/airshipctl/manifests/site/x?ref=master\n",
+            ),
+            (
+                "site/d/kustomization.yaml",
+                "patches:\n- path: ../shared/p.yaml\n",
+            ),
+        ]);
+        let site = |name: &str| repo.path().join("site").join(name);
+        assert_eq!(
+            reaches_outside(&site("a")).map(|o| o.to_string()),
+            Some("phases/kustomization.yaml resources: ../../../type/gating/phases".to_owned())
+        );
+        assert_eq!(reaches_outside(&site("b")), None);
+        assert_eq!(
+            reaches_outside(&site("c")).map(|o| o.file),
+            Some("kustomization.yml".to_owned())
+        );
+        assert_eq!(
+            reaches_outside(&site("d")).map(|o| o.field),
+            Some("patches")
+        );
+        assert_eq!(reaches_outside(repo.path()), None, "no kustomization");
+    }
+
+    #[test]
+    fn a_missing_plugin_is_named_from_kustomizes_error() {
+        let stderr = "Error: accumulating resources: loading generator plugins: failed to load generator: external plugins disabled; unable to load external plugin 'Templater'\n";
+        assert_eq!(missing_plugin(stderr).as_deref(), Some("Templater"));
+        assert_eq!(missing_plugin("Error: something else"), None);
+        assert_eq!(
+            tail("# Warning: 'bases' is deprecated\nError: boom\n"),
+            "Error: boom"
+        );
+    }
+}

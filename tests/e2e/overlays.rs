@@ -1,0 +1,218 @@
+//! Real Airship sites are kustomize overlays: `site/<site>/…` pulls
+//! `type/…` and `function/…` and patches what it pulls. These tests run on
+//! airshipctl's own files (`fixtures/airshipctl`, unmodified, Apache-2.0),
+//! built by the real `kubectl kustomize`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{
+    Ran, assert_untouched, copy_tree, mooring, repo, run, run_with_stdin, says, snapshot, tool,
+    write_pipeline,
+};
+
+/// A private copy of the airshipctl fixture tree, and its `manifests/`.
+fn airshipctl() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo().join("tests/e2e/fixtures/airshipctl"), dir.path());
+    let manifests = dir.path().join("manifests");
+    (dir, manifests)
+}
+
+/// A pipeline labelling the documents of `kind`, in a scratch directory.
+fn label(kind: &str) -> (tempfile::TempDir, PathBuf) {
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(
+        scratch.path(),
+        &format!(
+            "- guest: set-metadata\n  selector: {{kind: {kind}}}\n  config: {{labels: {{site: docker}}}}\n"
+        ),
+    );
+    (scratch, pipeline)
+}
+
+fn kustomize(site: &Path) -> Option<String> {
+    let kubectl = tool("kubectl")?;
+    let built = Command::new(kubectl)
+        .arg("kustomize")
+        .arg(site)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    Some(String::from_utf8(built.stdout).unwrap())
+}
+
+fn kinds(stream: &str) -> Vec<&str> {
+    stream
+        .lines()
+        .filter_map(|l| l.strip_prefix("kind: "))
+        .collect()
+}
+
+/// The docker site's workers are three documents made by kustomize from
+/// `function/workers-capd` and the site's patch; the site directory holds
+/// only the patch. mooring used to see that and change nothing, exit 0.
+#[test]
+fn an_overlay_site_is_worked_on_as_its_kustomize_build() {
+    let (_repo, manifests) = airshipctl();
+    let site = manifests.join("site/docker-test-site/target/workers");
+    let Some(built) = kustomize(&site) else {
+        return;
+    };
+    let (_scratch, pipeline) = label("KubeadmConfigTemplate");
+    let ran = run(&site, &["--pipeline", pipeline.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(
+        &ran,
+        "is a kustomize overlay (kustomization.yaml resources: ../../../../function/workers-capd)",
+    );
+    says(
+        &ran,
+        "working on its `kubectl kustomize` build of 3 document(s)",
+    );
+    says(&ran, "1 seen, 1 changed");
+    assert_eq!(kinds(&ran.stdout), kinds(&built));
+    assert!(
+        ran.stdout.contains("  labels:\n    site: docker\n"),
+        "{}",
+        ran.stdout
+    );
+    // The site's patch is in: the build, not the patch file, was read.
+    assert!(ran.stdout.contains("replicas: 2"), "{}", ran.stdout);
+
+    let out = tempfile::tempdir().unwrap();
+    let out = out.path().join("workers");
+    let written = run(
+        &site,
+        &[
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    let file = std::fs::read_to_string(out.join("resources.yaml")).unwrap();
+    assert_eq!(kinds(&file), kinds(&built));
+}
+
+#[test]
+fn in_place_on_an_overlay_is_refused_and_changes_nothing() {
+    let (repo, manifests) = airshipctl();
+    let site = manifests.join("site/docker-test-site/target/workers");
+    let (_scratch, pipeline) = label("KubeadmConfigTemplate");
+    let before = snapshot(repo.path());
+    let ran = run(
+        &site,
+        &["--pipeline", pipeline.to_str().unwrap(), "--in-place"],
+    );
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    says(&ran, "is a kustomize overlay");
+    says(
+        &ran,
+        "so there are no files to rewrite in place. Write the transformed build to stdout or --output DIR",
+    );
+    assert!(ran.stdout.is_empty());
+    assert_untouched(&before, &snapshot(repo.path()));
+}
+
+/// airshipctl's phase entrypoints need its Templater and
+/// ReplacementTransformer plugins, which plain kustomize refuses.
+#[test]
+fn a_site_that_needs_an_airshipctl_plugin_names_it_and_the_routes_that_work() {
+    let (_repo, manifests) = airshipctl();
+    if tool("kubectl").is_none() {
+        return;
+    }
+    let site = manifests.join("site/docker-test-site/phases");
+    let (_scratch, pipeline) = label("Phase");
+    let ran = run(&site, &["--pipeline", pipeline.to_str().unwrap()]);
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    says(
+        &ran,
+        "whose build needs the KRM plugin `Templater` (airshipctl's), which `kubectl kustomize` does not run",
+    );
+    says(
+        &ran,
+        "airshipctl phase render PHASE | mooring run - --pipeline PIPELINE",
+    );
+}
+
+/// A site rendered by whatever builds it (airshipctl, kustomize with
+/// plugins) comes in on stdin.
+#[test]
+fn a_rendered_site_on_stdin_is_a_bundle_and_a_selector_that_matches_nothing_warns() {
+    let (_repo, manifests) = airshipctl();
+    let Some(built) =
+        kustomize(&manifests.join("site/reference-az-public-cluster/target/initinfra"))
+    else {
+        return;
+    };
+    let total = kinds(&built).len();
+    assert_eq!(total, 25);
+    let (_scratch, pipeline) = label("Deployment");
+    let with = |extra: &[&str]| -> Ran {
+        run_with_stdin(
+            mooring()
+                .args(["run", "-", "--pipeline", pipeline.to_str().unwrap()])
+                .args(extra),
+            &built,
+        )
+    };
+    let ran = with(&[]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(kinds(&ran.stdout).len(), total);
+    let deployments = kinds(&built).iter().filter(|k| **k == "Deployment").count();
+    says(&ran, &format!("{deployments} seen, {deployments} changed"));
+
+    let (_scratch, typo) = label("Deploymnet");
+    let pipeline = typo.to_str().unwrap();
+    let ran = run_with_stdin(mooring().args(["run", "-", "--pipeline", pipeline]), &built);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(
+        &ran,
+        &format!(
+            "warning: its selector matched none of the {total} document(s), so it did nothing"
+        ),
+    );
+    let strict = run_with_stdin(
+        mooring().args(["run", "-", "--strict", "--pipeline", pipeline]),
+        &built,
+    );
+    assert_eq!(strict.code, 1, "{}", strict.stderr);
+    says(
+        &strict,
+        "the pipeline reported 1 warning(s) and --strict makes them errors; nothing was written",
+    );
+    assert!(strict.stdout.is_empty(), "{}", strict.stdout);
+
+    let in_place = run_with_stdin(
+        mooring().args(["run", "-", "--in-place", "--pipeline", pipeline]),
+        &built,
+    );
+    assert_eq!(in_place.code, 2, "{}", in_place.stderr);
+    says(&in_place, "<stdin> is a stream of documents, not files");
+}
+
+#[test]
+fn a_kustomize_that_cannot_be_started_is_named_with_the_flag_that_chooses_another() {
+    let (_repo, manifests) = airshipctl();
+    let site = manifests.join("site/docker-test-site/target/workers");
+    let (_scratch, pipeline) = label("KubeadmConfigTemplate");
+    let ran = run(
+        &site,
+        &[
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--kustomize",
+            "no-such-kustomize build",
+        ],
+    );
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    says(&ran, "but `no-such-kustomize build` could not be started");
+    says(&ran, "name another with --kustomize");
+}
