@@ -41,16 +41,16 @@ pub struct Kubeconfig {
     #[serde(default = "config_kind")]
     pub kind: String,
     /// `clusters`: API servers and how to trust them.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub clusters: Vec<Named>,
     /// `contexts`: a cluster, a user, a namespace.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub contexts: Vec<Named>,
     /// `users`: credentials.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub users: Vec<Named>,
     /// `current-context`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub current_context: String,
     /// `preferences`, `extensions`, and anything else.
     #[serde(flatten)]
@@ -67,6 +67,16 @@ impl std::fmt::Debug for Kubeconfig {
             .field("current_context", &self.current_context)
             .finish_non_exhaustive()
     }
+}
+
+/// kubectl writes `contexts: null` and `current-context: ""` in an empty
+/// kubeconfig; both mean "none".
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 fn v1() -> String {
@@ -189,9 +199,15 @@ impl std::error::Error for KubeconfigError {}
 
 impl Kubeconfig {
     /// Reads a kubeconfig from a JSON value (YAML parsed by the caller),
-    /// checking it is one: `kind: Config` if a kind is given, at least one
-    /// context, and every context's cluster and user defined.
+    /// checking it is one (`kind: Config` if a kind is given), as kubectl
+    /// reads it: an empty file is an empty kubeconfig, `null` lists are
+    /// empty, and only the context used must be whole (see
+    /// [`extract`](Self::extract)), so a context whose cluster does not
+    /// exist yet (airshipctl's `start_kind.sh` writes one) spoils nothing.
     pub fn from_value(value: Value) -> Result<Self, KubeconfigError> {
+        if value.is_null() {
+            return Ok(Kubeconfig::default());
+        }
         if !value.is_object() {
             return Err(KubeconfigError::NotAKubeconfig("not a mapping".to_owned()));
         }
@@ -202,23 +218,6 @@ impl Kubeconfig {
                 "kind is `{}`, not `Config`",
                 config.kind
             )));
-        }
-        if config.contexts.is_empty() {
-            return Err(KubeconfigError::NotAKubeconfig(
-                "it defines no contexts".to_owned(),
-            ));
-        }
-        for context in &config.contexts {
-            for (field, list) in [("cluster", &config.clusters), ("user", &config.users)] {
-                let name = context.inner_str("context", field).unwrap_or_default();
-                if !list.iter().any(|entry| entry.name == name) {
-                    return Err(KubeconfigError::Dangling {
-                        context: context.name.clone(),
-                        field,
-                        name: name.to_owned(),
-                    });
-                }
-            }
         }
         Ok(config)
     }
@@ -442,13 +441,37 @@ mod tests {
             err(json!({"kind": "Secret"})),
             "not a kubeconfig: kind is `Secret`, not `Config`"
         );
-        assert_eq!(
-            err(json!({"kind": "Config"})),
-            "not a kubeconfig: it defines no contexts"
+    }
+
+    /// What kubectl and airshipctl accept: an empty file, `null` lists, no
+    /// contexts, and a dangling context beside the one used.
+    #[test]
+    fn kubeconfigs_kubectl_accepts_are_read() {
+        let read = |v: Value| Kubeconfig::from_value(v).unwrap();
+        assert_eq!(read(Value::Null), Kubeconfig::default());
+        let empty = read(
+            json!({"apiVersion": "v1", "kind": "Config", "clusters": null,
+            "contexts": null, "users": null, "current-context": null, "preferences": {}}),
+        );
+        assert!(empty.contexts.is_empty() && empty.users.is_empty());
+        let mut config = capi("target-cluster", "https://10.0.0.1:6443");
+        config.contexts.push(Named::new(
+            "not-yet",
+            "context",
+            json!({"cluster": "not-yet", "user": "not-yet-admin"}),
+        ));
+        let config = read(serde_json::to_value(&config).unwrap());
+        assert!(
+            config
+                .extract(Some("target-cluster-admin@target-cluster"), "t")
+                .is_ok()
         );
         assert_eq!(
-            err(json!({"contexts": [{"name": "c", "context": {"cluster": "x", "user": "u"}}]})),
-            "context `c` names cluster `x`, which it does not define"
+            config
+                .extract(Some("not-yet"), "n")
+                .unwrap_err()
+                .to_string(),
+            "context `not-yet` names cluster `not-yet`, which it does not define"
         );
     }
 }

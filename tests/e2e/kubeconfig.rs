@@ -598,3 +598,25 @@ fn a_filesystem_source_must_be_a_small_regular_file() {
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     says(&ran, "/dev/zero is not a regular file");
 }
+
+/// airshipctl's `start_kind.sh` writes a `target-cluster` context into
+/// `~/.airship/kubeconfig` before that cluster exists; kubectl reads the
+/// file, and so must capture of the clusters that do exist.
+#[test]
+fn a_context_for_a_cluster_not_created_yet_spoils_nothing_else() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    let path = site.home.path().join(".airship/kubeconfig");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    config["contexts"].as_array_mut().unwrap().push(serde_json::json!(
+        {"name": "target-cluster", "context": {"cluster": "target-cluster", "user": "target-cluster-admin"}}
+    ));
+    fs::write(&path, config.to_string()).unwrap();
+    let ran = site.kubeconfig(&["get", "ephemeral-cluster"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(
+        &ran,
+        "ephemeral-cluster: from filesystem ~/.airship/kubeconfig",
+    );
+}
