@@ -328,6 +328,8 @@ fn a_compile_cache_others_can_write_is_refused() {
     says(&ran, "chmod go-w");
 
     // A private directory holding an entry others can write is no better.
+    // (Built-in guests load from the binary; a .wasm guest goes through
+    // the cache.)
     fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o700)).unwrap();
     for entry in fs::read_dir(crate::util::cache_dir()).unwrap() {
         let entry = entry.unwrap().path();
@@ -335,10 +337,14 @@ fn a_compile_cache_others_can_write_is_refused() {
         fs::copy(&entry, &copy).unwrap();
         fs::set_permissions(&copy, fs::Permissions::from_mode(0o622)).unwrap();
     }
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(scratch.path(), &hostile("read-documents", ""));
     let ran: Ran = mooring()
         .env("MOORING_CACHE_DIR", cache.path())
         .arg("run")
         .arg(bundle.path())
+        .arg("--pipeline")
+        .arg(&pipeline)
         .output()
         .unwrap()
         .into();

@@ -1,6 +1,7 @@
-//! Compiled guests on disk, so that only the first run of a guest pays for
-//! Cranelift (about 90 ms for a small guest in a release build, seconds in
-//! a debug build) and later runs load it in well under a millisecond.
+//! Compiled `.wasm` guests on disk, so that only the first run of a guest
+//! pays for Cranelift (about 90 ms for a small guest in a release build,
+//! seconds in a debug build) and later runs load it in well under a
+//! millisecond. (Built-in guests load their native code from the binary.)
 //!
 //! Loading an entry runs it as native code, so the cache is trusted only
 //! when it is the user's: the directory must belong to them and be writable

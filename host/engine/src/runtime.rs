@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker, Resource};
-use wasmtime::{Config, Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap};
 
 use crate::bindings::{self, StepPre, WIT_PACKAGE, WIT_VERSION};
 use crate::cache::CompileCache;
@@ -232,12 +232,7 @@ impl Runtime {
             .transpose()
             .map_err(StartError::Cache)?;
         let engine_error = |e: wasmtime::Error| StartError::Engine(format!("{e:#}"));
-        let mut config = Config::new();
-        config
-            .wasm_component_model(true)
-            .epoch_interruption(true)
-            .parallel_compilation(true);
-        let engine = Engine::new(&config).map_err(engine_error)?;
+        let engine = Engine::new(&mooring_guests::engine_config()).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
         capabilities::add_to_linker(&mut linker).map_err(engine_error)?;
         let ticker =
@@ -358,6 +353,10 @@ impl Runtime {
         if let Some(component) = compiled.get(&digest) {
             return Ok(component.clone());
         }
+        if let Some(component) = self.precompiled(name, wasm) {
+            compiled.insert(digest, component.clone());
+            return Ok(component);
+        }
         let cached = match &self.cache {
             Some(cache) => {
                 cache
@@ -382,6 +381,27 @@ impl Runtime {
         }
         compiled.insert(digest, component.clone());
         Ok(component)
+    }
+
+    /// The native code built into the binary for a standard guest with
+    /// exactly these bytes, when it loads with this engine; otherwise the
+    /// guest is compiled (and cached) like any other, and `-v` says why.
+    fn precompiled(&self, name: &str, wasm: &[u8]) -> Option<Component> {
+        let guest = mooring_guests::ALL.iter().find(|g| g.wasm == wasm)?;
+        // SAFETY: the artifact was made by this binary's build from these
+        // very bytes with the same wasmtime and configuration; wasmtime
+        // checks its version, configuration and CPU features before use.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Component::deserialize(&self.engine, guest.precompiled) };
+        match loaded {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::debug!(
+                    "the built-in native code of guest `{name}` does not load here ({e:#}); compiling it"
+                );
+                None
+            }
+        }
     }
 
     /// Runs one step over `documents`: a fresh store and instance, one
@@ -565,7 +585,27 @@ impl Drop for EpochTicker {
 
 #[cfg(test)]
 mod tests {
-    use super::compatible;
+    use super::{Runtime, RuntimeOptions, compatible};
+
+    /// The first run on a fresh machine loads the built-in guests' native
+    /// code instead of compiling them (85-100 ms each in a release build):
+    /// an artifact that no longer loads with the runtime's engine (another
+    /// wasmtime, another configuration) fails here instead of quietly
+    /// costing that on every fresh CI runner.
+    #[test]
+    fn every_standard_guest_loads_from_its_built_in_native_code() {
+        let runtime = Runtime::new(RuntimeOptions { cache: None }).unwrap();
+        for guest in mooring_guests::ALL {
+            assert!(
+                runtime.precompiled(guest.name, guest.wasm).is_some(),
+                "{}",
+                guest.name
+            );
+            runtime.load(guest.name, guest.wasm).unwrap();
+        }
+        let other = b"\0asm\x0d\0\x01\0";
+        assert!(runtime.precompiled("other", other).is_none());
+    }
 
     #[test]
     fn versions_follow_component_model_semver() {

@@ -1,7 +1,13 @@
 //! The standard guests, compiled from `guest/steps/*` for `wasm32-wasip2` by
-//! this crate's build script and embedded as bytes. A release build of the
-//! `mooring` binary builds these and nothing else; the test fixtures live in
-//! `mooring-test-guests`.
+//! this crate's build script and embedded as bytes, each beside its native
+//! code: the build script precompiles it with the runtime's engine
+//! configuration ([`engine_config`]) for the target's baseline CPU, so the
+//! first run on a fresh machine loads it instead of compiling it. A release
+//! build of the `mooring` binary builds these and nothing else; the test
+//! fixtures live in `mooring-test-guests`.
+
+mod engine_config;
+pub use engine_config::engine_config;
 
 /// A guest compiled into the `mooring` binary.
 #[derive(Debug, Clone, Copy)]
@@ -12,6 +18,9 @@ pub struct StandardGuest {
     pub description: &'static str,
     /// The component.
     pub wasm: &'static [u8],
+    /// The component compiled by wasmtime (`Engine::precompile_component`)
+    /// with [`engine_config`], for the target's baseline CPU features.
+    pub precompiled: &'static [u8],
 }
 
 include!(concat!(env!("OUT_DIR"), "/gen.rs"));
