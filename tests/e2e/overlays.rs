@@ -3,12 +3,11 @@
 //! airshipctl's own files (`fixtures/airshipctl`, unmodified, Apache-2.0),
 //! built by the real `kubectl kustomize`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use crate::util::{
-    Ran, assert_untouched, copy_tree, mooring, repo, run, run_with_stdin, says, snapshot, tool,
-    write_pipeline,
+    Ran, assert_untouched, copy_tree, kustomize_build, mooring, repo, run, run_with_stdin, says,
+    snapshot, tool, write_pipeline,
 };
 
 /// A private copy of the airshipctl fixture tree, and its `manifests/`.
@@ -31,21 +30,6 @@ fn label(kind: &str) -> (tempfile::TempDir, PathBuf) {
     (scratch, pipeline)
 }
 
-fn kustomize(site: &Path) -> Option<String> {
-    let kubectl = tool("kubectl")?;
-    let built = Command::new(kubectl)
-        .arg("kustomize")
-        .arg(site)
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    Some(String::from_utf8(built.stdout).unwrap())
-}
-
 fn kinds(stream: &str) -> Vec<&str> {
     stream
         .lines()
@@ -60,7 +44,7 @@ fn kinds(stream: &str) -> Vec<&str> {
 fn an_overlay_site_is_worked_on_as_its_kustomize_build() {
     let (_repo, manifests) = airshipctl();
     let site = manifests.join("site/docker-test-site/target/workers");
-    let Some(built) = kustomize(&site) else {
+    let Some(built) = kustomize_build(&site) else {
         return;
     };
     let (_scratch, pipeline) = label("KubeadmConfigTemplate");
@@ -148,7 +132,7 @@ fn a_site_that_needs_an_airshipctl_plugin_names_it_and_the_routes_that_work() {
 fn a_rendered_site_on_stdin_is_a_bundle_and_a_selector_that_matches_nothing_warns() {
     let (_repo, manifests) = airshipctl();
     let Some(built) =
-        kustomize(&manifests.join("site/reference-az-public-cluster/target/initinfra"))
+        kustomize_build(&manifests.join("site/reference-az-public-cluster/target/initinfra"))
     else {
         return;
     };

@@ -2,12 +2,11 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use mooring_engine::bundle::Bundle;
 use mooring_engine::document::Object;
 
-use crate::util::{example_bundle, run, says, tool, write_pipeline};
+use crate::util::{example_bundle, run, says, write_pipeline};
 
 /// `Kind/name` of every document, or its path when it has neither.
 fn identities(dir: &Path) -> BTreeSet<String> {
@@ -96,20 +95,9 @@ fn the_docker_site_drops_exactly_what_belongs_to_metal3() {
     assert!(!root.contains("hwcc"), "{root}");
 
     // And kustomize still builds the filtered tree.
-    let Some(kubectl) = tool("kubectl") else {
+    let Some(built) = crate::util::kustomize_build(&out) else {
         return;
     };
-    let built = Command::new(kubectl)
-        .arg("kustomize")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let built = String::from_utf8_lossy(&built.stdout);
     assert!(!built.contains("HardwareClassification") && !built.contains("verify-hwcc-profiles"));
     assert!(built.contains("kind: PhasePlan"));
 }

@@ -204,6 +204,23 @@ pub(crate) fn run_with_stdin(command: &mut Command, stdin: &str) -> Ran {
     output.into()
 }
 
+/// What `kubectl kustomize DIR` builds (which must succeed); `None` when
+/// kubectl is missing outside CI.
+pub(crate) fn kustomize_build(dir: &Path) -> Option<String> {
+    let built = Command::new(tool("kubectl")?)
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "kubectl kustomize {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&built.stderr)
+    );
+    Some(String::from_utf8(built.stdout).unwrap())
+}
+
 /// Runs `mooring run <args>` over `bundle`.
 pub(crate) fn run(bundle: &Path, args: &[&str]) -> Ran {
     mooring()

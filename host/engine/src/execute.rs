@@ -189,30 +189,7 @@ pub fn run(
 ) -> Result<Outcome, StepError> {
     let guests = load_guests(runtime, pipeline)?;
     let mut next_id = documents.iter().map(|d| d.id + 1).max().unwrap_or(0);
-    // Every grant is resolved once, and every secret the run will hold is
-    // known before a step runs: the bundle's credential documents' and the
-    // captured kubeconfigs'.
-    let captured: BTreeMap<String, Result<Kubeconfig, String>> = pipeline
-        .steps
-        .iter()
-        .flat_map(|s| &s.grants.credentials)
-        .map(|cluster| (cluster.clone(), credentials.kubeconfig(cluster)))
-        .collect();
-    let mut secrets = Secrets::default();
-    documents
-        .iter()
-        .filter(|d| is_sensitive(*d))
-        .for_each(|d| secrets.add_document(d));
-    for (cluster, config) in &captured {
-        if let Ok(config) = config {
-            secrets.add_kubeconfig(Some(cluster), config);
-        }
-    }
-    let run = Run {
-        runtime,
-        captured,
-        secrets: Arc::new(secrets),
-    };
+    let run = Run::new(runtime, pipeline, &documents, credentials);
     let mut outcome = Outcome {
         documents,
         steps: Vec::new(),
@@ -298,7 +275,39 @@ struct Run<'r> {
     secrets: Arc<Secrets>,
 }
 
-impl Run<'_> {
+impl<'r> Run<'r> {
+    /// Resolves every grant once, and learns every secret the run will
+    /// hold before a step runs: the bundle's credential documents' and the
+    /// captured kubeconfigs'.
+    fn new(
+        runtime: &'r Runtime,
+        pipeline: &Pipeline,
+        documents: &[Document],
+        credentials: &dyn CredentialSource,
+    ) -> Self {
+        let captured: BTreeMap<String, Result<Kubeconfig, String>> = pipeline
+            .steps
+            .iter()
+            .flat_map(|s| &s.grants.credentials)
+            .map(|cluster| (cluster.clone(), credentials.kubeconfig(cluster)))
+            .collect();
+        let mut secrets = Secrets::default();
+        documents
+            .iter()
+            .filter(|d| is_sensitive(*d))
+            .for_each(|d| secrets.add_document(d));
+        for (cluster, config) in &captured {
+            if let Ok(config) = config {
+                secrets.add_kubeconfig(Some(cluster), config);
+            }
+        }
+        Run {
+            runtime,
+            captured,
+            secrets: Arc::new(secrets),
+        }
+    }
+
     /// Runs one step over the documents at `selected`.
     fn step(
         &self,

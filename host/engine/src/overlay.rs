@@ -213,29 +213,23 @@ pub fn build(
         .command
         .split_first()
         .expect("Kustomize::parse refuses an empty command");
-    let child = Command::new(program)
-        .args(args)
-        .arg(site)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| {
-            Box::new(OverlayError::NotStarted {
-                site: site.to_owned(),
-                outside: outside.clone(),
-                command: command.clone(),
-                source,
-            })
-        })?;
-    let output = child.wait_with_output().map_err(|source| {
+    let not_started = |source| {
         Box::new(OverlayError::NotStarted {
             site: site.to_owned(),
             outside: outside.clone(),
             command: command.clone(),
             source,
         })
-    })?;
+    };
+    let output = Command::new(program)
+        .args(args)
+        .arg(site)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|child| child.wait_with_output())
+        .map_err(not_started)?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         if let Some(plugin) = missing_plugin(&stderr) {
