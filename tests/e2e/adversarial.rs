@@ -258,7 +258,10 @@ fn the_default_pipeline_gives_the_same_bytes_every_run() {
         let outputs: Vec<_> = (0..2)
             .map(|i| {
                 let out = bundle.path().with_extension(format!("out{i}"));
-                let ran = run(bundle.path(), &["-q", "--output", out.to_str().unwrap()]);
+                let ran = run(
+                    bundle.path(),
+                    &["-q", "--output-dir", out.to_str().unwrap()],
+                );
                 assert_eq!(ran.code, 0, "{}", ran.stderr);
                 let stream = run(bundle.path(), &["-q"]);
                 (snapshot(&out), stream.stdout)
@@ -408,7 +411,10 @@ fn a_read_only_output_fails_cleanly() {
     };
     let before = snapshot(bundle.path());
     let out = parent.join("mooring-out");
-    let ran = run(bundle.path(), &["-q", "--output", out.to_str().unwrap()]);
+    let ran = run(
+        bundle.path(),
+        &["-q", "--output-dir", out.to_str().unwrap()],
+    );
     assert_eq!(ran.code, 1, "{}", ran.stderr);
     says(
         &ran,

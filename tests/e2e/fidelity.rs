@@ -4,7 +4,7 @@
 //! with every chomping indicator, flow collections, quoted and complex keys,
 //! comments everywhere, CRLF, both sequence indentations, empty documents)
 //! run through `set-metadata` comes out changed only where a label went in:
-//! byte for byte `tests/fidelity/labelled/` in place and in `--output`, its
+//! byte for byte `tests/fidelity/labelled/` in place and in `--output-dir`, its
 //! documents in the stdout stream, and under `mooring fn`, `kpt fn eval`
 //! and `kpt fn render` nothing but the label lines differ.
 
@@ -67,14 +67,19 @@ fn in_place_output_and_stdout_change_only_the_labels() {
     let out = scratch.path().join("out");
     let ran = run(
         site.path(),
-        &["--output", out.to_str().unwrap(), "--pipeline", pipeline],
+        &[
+            "--output-dir",
+            out.to_str().unwrap(),
+            "--pipeline",
+            pipeline,
+        ],
     );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     for name in files() {
         assert_eq!(
             fs::read_to_string(out.join(&name)).unwrap(),
             expected(&name),
-            "{name} in --output"
+            "{name} in --output-dir"
         );
     }
 

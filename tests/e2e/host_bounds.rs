@@ -29,7 +29,7 @@ fn hostile_run_over(bundle: &Path, mode: &str, extra: &str) -> Ran {
             .arg(bundle)
             .arg("--pipeline")
             .arg(&pipeline)
-            .arg("--output")
+            .arg("--output-dir")
             .arg(scratch.path().join("out")),
     );
     usage.contained(HOST_RSS_BOUND);

@@ -75,7 +75,7 @@ fn an_overlay_site_is_worked_on_as_its_kustomize_build() {
         &[
             "--pipeline",
             pipeline.to_str().unwrap(),
-            "--output",
+            "--output-dir",
             out.to_str().unwrap(),
         ],
     );
@@ -98,7 +98,7 @@ fn in_place_on_an_overlay_is_refused_and_changes_nothing() {
     says(&ran, "is a kustomize overlay");
     says(
         &ran,
-        "so there are no files to rewrite in place. Write the transformed build to stdout or --output DIR",
+        "so there are no files to rewrite in place. Write the transformed build to stdout or --output-dir DIR",
     );
     assert!(ran.stdout.is_empty());
     assert_untouched(&before, &snapshot(repo.path()));

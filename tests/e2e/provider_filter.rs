@@ -24,7 +24,7 @@ fn identities(dir: &Path) -> BTreeSet<String> {
 fn filtered(site: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let bundle = example_bundle(site);
     let out = bundle.path().with_extension("out");
-    let ran = run(bundle.path(), &["--output", out.to_str().unwrap()]);
+    let ran = run(bundle.path(), &["--output-dir", out.to_str().unwrap()]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     (bundle, out, ran.stderr)
 }

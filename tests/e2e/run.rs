@@ -112,7 +112,7 @@ fn output_writes_a_complete_bundle_and_refuses_a_non_empty_directory() {
     chmod("LICENSE", 0o750);
     let out = tempfile::tempdir().unwrap();
     let target = out.path().join("result");
-    let ran = run(bundle.path(), &["--output", target.to_str().unwrap()]);
+    let ran = run(bundle.path(), &["--output-dir", target.to_str().unwrap()]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let written: BTreeSet<PathBuf> = snapshot(&target).into_keys().collect();
     let expected: BTreeSet<PathBuf> = snapshot(bundle.path())
@@ -142,9 +142,42 @@ fn output_writes_a_complete_bundle_and_refuses_a_non_empty_directory() {
         "{cluster_map}"
     );
 
-    let again = run(bundle.path(), &["--output", target.to_str().unwrap()]);
-    assert_eq!(again.code, 1, "{}", again.stderr);
+    // Refused before any step runs: no step summary, exit 2.
+    let again = run(bundle.path(), &["--output-dir", target.to_str().unwrap()]);
+    assert_eq!(again.code, 2, "{}", again.stderr);
     says(&again, "is not empty");
+    assert!(!again.stderr.contains(" seen, "), "{}", again.stderr);
+}
+
+/// A copy inside the bundle would be read as part of it by the next run
+/// (two Pipelines, every document twice); `-o` is a format to kubectl users
+/// and names no directory.
+#[test]
+fn an_output_directory_inside_the_bundle_or_o_for_a_directory_is_refused() {
+    let bundle = example_bundle(SITE);
+    let before = snapshot(bundle.path());
+    let inside = bundle.path().join("phases/../copy");
+    let ran = run(bundle.path(), &["--output-dir", inside.to_str().unwrap()]);
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    says(&ran, "is inside the bundle");
+    assert!(!ran.stderr.contains(" seen, "), "{}", ran.stderr);
+    let ran = run(bundle.path(), &["-o", "json"]);
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    crate::util::assert_untouched(&before, &snapshot(bundle.path()));
+}
+
+/// When a step fails, what the steps before it did is still shown.
+#[test]
+fn when_a_step_fails_the_steps_before_it_are_summarized() {
+    let steps = format!(
+        "- name: first\n  guest: set-metadata\n  config: {{labels: {{a: b}}}}\n{}",
+        crate::util::hostile("panic")
+    );
+    let out = crate::util::refused(&steps, 1, &["panicked"]);
+    assert!(
+        out.contains("first (set-metadata): 102 seen, 102 changed"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -231,7 +264,7 @@ fn several_bundles_run_side_by_side_and_a_broken_one_is_named() {
         .arg("run")
         .args(sites.iter().map(|s| s.path()))
         .arg(broken.path())
-        .arg("--output")
+        .arg("--output-dir")
         .arg(out.path())
         .arg("-q")
         .output()

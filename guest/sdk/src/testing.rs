@@ -287,7 +287,7 @@ impl TestGuest {
             .arg(bundle.as_ref())
             .arg("--pipeline")
             .arg(&pipeline_file)
-            .arg("--output")
+            .arg("--output-dir")
             .arg(&output_dir)
             // The operator here is the test: it approves the guest it built.
             .arg("--allow-guests")

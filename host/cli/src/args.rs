@@ -111,7 +111,7 @@ impl GlobalArgs {
 pub(crate) enum Command {
     /// Run a pipeline over a bundle directory
     ///
-    /// The result goes to stdout as a YAML stream unless --output or
+    /// The result goes to stdout as a YAML stream unless --output-dir or
     /// --in-place is given; a summary of each step goes to stderr. Nothing is
     /// written when any step fails.
     #[command(after_help = EXIT_CODES)]
@@ -178,8 +178,16 @@ mod tests {
         };
         assert_eq!(args.pipeline, Some(PathBuf::from("p.yaml")));
         assert!(args.in_place);
-        let cli =
-            Cli::try_parse_from(["mooring", "--no-cache", "run", "b", "-o", "out", "-vv"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "mooring",
+            "--no-cache",
+            "run",
+            "b",
+            "--output-dir",
+            "out",
+            "-vv",
+        ])
+        .unwrap();
         assert!(cli.global.no_cache);
         assert_eq!(cli.global.verbose, 2);
         let Command::Run(args) = cli.command else {
@@ -188,7 +196,12 @@ mod tests {
         assert_eq!(args.output, Some(PathBuf::from("out")));
         let cli = Cli::try_parse_from(["mooring", "fn", "--cache-dir", "/c"]).unwrap();
         assert_eq!(cli.global.cache_dir, Some(PathBuf::from("/c")));
-        assert!(Cli::try_parse_from(["mooring", "run", "b", "-o", "x", "--in-place"]).is_err());
+        assert!(
+            Cli::try_parse_from(["mooring", "run", "b", "--output-dir", "x", "--in-place"])
+                .is_err()
+        );
+        // kubectl users read -o as a format: it must not name a directory.
+        assert!(Cli::try_parse_from(["mooring", "run", "b", "-o", "json"]).is_err());
         assert!(Cli::try_parse_from(["mooring", "run"]).is_err());
         assert!(Cli::try_parse_from(["mooring", "-q", "-v", "guests"]).is_err());
     }

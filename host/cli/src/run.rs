@@ -27,7 +27,7 @@ pub(crate) struct RunArgs {
     /// The bundle directory, or - for a YAML stream on stdin (a rendered
     /// site). A site whose kustomization reaches outside its directory (an
     /// overlay) is worked on as its kustomize build. Several bundles run
-    /// side by side, one per core, and then need --in-place or --output
+    /// side by side, one per core, and then need --in-place or --output-dir
     /// (each bundle goes to DIR/<its name>)
     #[arg(required = true, value_name = "BUNDLE")]
     pub(crate) bundles: Vec<PathBuf>,
@@ -35,8 +35,9 @@ pub(crate) struct RunArgs {
     #[arg(short, long, value_name = "FILE")]
     pub(crate) pipeline: Option<PathBuf>,
     /// Write the whole resulting bundle to DIR, which must be new or empty
-    /// (a stream or an overlay's build goes to DIR/resources.yaml)
-    #[arg(short, long, value_name = "DIR", conflicts_with = "in_place")]
+    /// and outside the bundle (a stream or an overlay's build goes to
+    /// DIR/resources.yaml)
+    #[arg(long = "output-dir", value_name = "DIR", conflicts_with = "in_place")]
     pub(crate) output: Option<PathBuf>,
     /// Rewrite the bundle's changed files in place, all or nothing
     #[arg(long)]
@@ -164,7 +165,17 @@ impl Context<'_> {
             show_secrets: self.args.show_secrets,
             strict: self.args.strict,
         };
-        let report = session::run_bundle(self.runtime, &run, self.credentials)?;
+        let report = match session::run_bundle(self.runtime, &run, self.credentials) {
+            Ok(report) => report,
+            Err(session::RunError::Step(failed)) => {
+                // What the steps before the failing one did still counts.
+                if let Some(earlier) = failed.earlier.as_deref().filter(|_| !self.global.quiet) {
+                    output::summary(earlier, err);
+                }
+                return Err(session::RunError::Step(failed).into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         if !self.global.quiet {
             output::summary(&report.outcome, err);
         }
@@ -290,13 +301,13 @@ fn read_stdin() -> Result<String, Failure> {
     Ok(text)
 }
 
-/// Where each bundle of a fleet goes: `--output DIR` gives each its own
+/// Where each bundle of a fleet goes: `--output-dir DIR` gives each its own
 /// `DIR/<bundle name>`, `--in-place` its own directory.
 fn fleet_outputs(args: &RunArgs) -> Result<Vec<Option<PathBuf>>, Failure> {
     let Some(dir) = &args.output else {
         if !args.in_place {
             return Err(input(anyhow!(
-                "several bundles need --in-place, or --output DIR to write each to DIR/<bundle name>"
+                "several bundles need --in-place, or --output-dir DIR to write each to DIR/<bundle name>"
             )));
         }
         return Ok(args.bundles.iter().map(|_| None).collect());

@@ -100,12 +100,25 @@ pub enum BundleError {
     NotAFile(String),
     /// An in-place write of a stream, which has no files to rewrite.
     #[error(
-        "{0} is a stream of documents, not files; it can go to stdout or --output, not be rewritten in place"
+        "{0} is a stream of documents, not files; it can go to stdout or --output-dir, not be rewritten in place"
     )]
     NotFiles(PathBuf),
-    /// `--output` names a directory that already has files in it.
+    /// `--output-dir` names a directory that already has files in it.
     #[error("output directory {0} is not empty; name a new or empty directory")]
     OutputNotEmpty(PathBuf),
+    /// `--output-dir` names a directory inside the bundle, which the next
+    /// run would read as part of it.
+    #[error(
+        "output directory {} is inside the bundle {}; the next run would read the copy as part of the bundle, so name a directory outside it",
+        .output.display(),
+        .bundle.display()
+    )]
+    OutputInBundle {
+        /// The output directory.
+        output: PathBuf,
+        /// The bundle.
+        bundle: PathBuf,
+    },
 }
 
 /// From this many changed documents on, they are edited on every core:
@@ -200,7 +213,7 @@ impl Bundle {
 
     /// A bundle of one YAML stream (a kustomize build, or stdin) named
     /// `root` in messages, its documents in the file `file`: what goes to
-    /// `--output`.
+    /// `--output-dir`.
     pub fn from_stream(root: &Path, file: &str, text: String) -> Result<Bundle, BundleError> {
         let size = text.len() as u64;
         if size > MAX_FILE_BYTES {
@@ -474,6 +487,47 @@ impl Bundle {
             }
         })
     }
+}
+
+/// Checks, before anything runs, that `output` can take a copy of the
+/// bundle at `bundle` (if it is a directory): new or empty, and not inside
+/// the bundle.
+pub fn check_output_dir(output: &Path, bundle: Option<&Path>) -> Result<(), BundleError> {
+    if output.exists() {
+        let mut entries = fs::read_dir(output).map_err(io_error("read", output))?;
+        if entries.next().is_some() {
+            return Err(BundleError::OutputNotEmpty(output.to_owned()));
+        }
+    }
+    let Some(bundle) = bundle.and_then(|b| fs::canonicalize(b).ok()) else {
+        return Ok(());
+    };
+    // The nearest part of the output path that exists, resolved, with the
+    // rest put back.
+    let mut existing = output.to_owned();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = if parent.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    parent.to_owned()
+                };
+            }
+            _ => break,
+        }
+    }
+    let mut resolved = fs::canonicalize(&existing).map_err(io_error("resolve", &existing))?;
+    resolved.extend(rest.iter().rev());
+    if resolved.starts_with(&bundle) {
+        return Err(BundleError::OutputInBundle {
+            output: output.to_owned(),
+            bundle,
+        });
+    }
+    Ok(())
 }
 
 /// Wraps an I/O error with what was being done to which file.

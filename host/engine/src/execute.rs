@@ -33,7 +33,10 @@ pub struct StepError {
     pub guest: String,
     /// Why.
     #[source]
-    pub cause: StepFailure,
+    pub cause: Box<StepFailure>,
+    /// The reports and results of the steps that ran before it, so that
+    /// what they did is not lost with the run; `None` when none ran.
+    pub earlier: Option<Box<Outcome>>,
 }
 
 /// Why a step failed.
@@ -218,7 +221,13 @@ pub fn run(
         let before = outcome.results.len();
         if !selected.is_empty() {
             let documents = std::mem::take(&mut outcome.documents);
-            let ran = run.step(step, guest, documents, selected, next_id)?;
+            let ran = match run.step(step, guest, documents, selected, next_id) {
+                Ok(ran) => ran,
+                Err(mut failed) => {
+                    failed.earlier = (!outcome.steps.is_empty()).then(|| Box::new(outcome));
+                    return Err(failed);
+                }
+            };
             outcome.documents = ran.documents;
             next_id = ran.next_id;
             report.changes = ran.changes;
@@ -321,7 +330,8 @@ impl<'r> Run<'r> {
         let fail = |cause: StepFailure| StepError {
             step: step.name.clone(),
             guest: guest.name().to_owned(),
-            cause,
+            cause: Box::new(cause),
+            earlier: None,
         };
         let grants: BTreeSet<String> = step.grants.credentials.iter().cloned().collect();
         let read_only = (step.mode == StepMode::Validate).then(|| step.name.clone());
@@ -451,7 +461,8 @@ fn load_guests(
         let fail = |cause: StepFailure| StepError {
             step: step.name.clone(),
             guest: name.clone(),
-            cause,
+            cause: Box::new(cause),
+            earlier: None,
         };
         if !loaded.contains_key(&step.guest) {
             let wasm = guests::fetch(&step.guest).map_err(|e| fail(e.into()))?;

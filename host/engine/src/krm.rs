@@ -9,7 +9,7 @@
 //!   back unchanged afterwards, so no guest can alter them;
 //! - `functionConfig` names the work: a mooring `Pipeline`, or a `ConfigMap`
 //!   whose `data.guest` names one guest and `data.config` holds its YAML
-//!   config (what `kpt fn eval --exec mooring -- guest=... ` sends);
+//!   config (what `kpt fn eval --exec "mooring fn" -- guest=... ` sends);
 //! - results go into `results`, in the spec's shape.
 
 use std::collections::HashMap;
@@ -130,7 +130,7 @@ impl ResourceList {
         let Some(config) = &self.function_config else {
             return Err(
                 "the ResourceList has no functionConfig; send a mooring.dev/v1alpha1 Pipeline, \
-                 or a ConfigMap with data.guest (kpt: `kpt fn eval --exec mooring -- guest=NAME`)"
+                 or a ConfigMap with data.guest (kpt: `kpt fn eval DIR --exec \"mooring fn\" -- guest=NAME`)"
                     .to_owned(),
             );
         };

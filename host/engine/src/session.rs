@@ -38,7 +38,7 @@ pub enum Input<'a> {
     Stream(&'a str),
 }
 
-/// The file a stream's documents are written to under `--output`.
+/// The file a stream's documents are written to under `--output-dir`.
 pub const STREAM_FILE: &str = "resources.yaml";
 
 /// One bundle run: the bundle, its pipeline, what the operator approved and
@@ -121,7 +121,7 @@ pub enum RunError {
     #[error(
         "{} is a kustomize overlay ({outside}): its documents are made by its kustomize build, \
          so there are no files to rewrite in place. Write the transformed build to stdout or \
-         --output DIR, or run the pipeline inside the site's own build as a KRM function \
+         --output-dir DIR, or run the pipeline inside the site's own build as a KRM function \
          transformer (README, \"As a KRM function\")",
         .site.display()
     )]
@@ -159,6 +159,13 @@ pub fn run_bundle(
     credentials: &dyn CredentialSource,
 ) -> Result<BundleReport, RunError> {
     let in_place = matches!(run.destination, Destination::InPlace);
+    if let Destination::Directory(dir) = run.destination {
+        let bundle = match run.input {
+            Input::Directory(bundle) => Some(bundle),
+            Input::Stream(_) => None,
+        };
+        bundle::check_output_dir(dir, bundle).map_err(RunError::Bundle)?;
+    }
     let (bundle, _lock, site) = match run.input {
         Input::Stream(text) => {
             let name = Path::new("<stdin>");
