@@ -166,10 +166,10 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 for i in $(seq -w 1 50); do bundle "$WORK/fleet/site-$i" 200; done
 N=200
-fleet_ok() { [ "$(cat "$WORK"/out/site-*/docs-*.yaml | grep -c '^    step-1: done$')" -eq 10000 ]; }
-fleet_clean() { rm -rf "$WORK/out"; }
-fleet_all=$(measure 5 fleet_ok fleet_clean -- "$BIN" run "$WORK"/fleet/site-* -q -p "$WORK/pipeline.yaml" --output-dir "$WORK/out")
-fleet_one=$(measure 5 fleet_ok fleet_clean -- "$BIN" run "$WORK"/fleet/site-* -q -p "$WORK/pipeline.yaml" --output-dir "$WORK/out" --jobs 1)
+fleet_ok() { [ "$(cat "$WORK"/fleet-out/site-*/docs-*.yaml | grep -c '^    step-1: done$')" -eq 10000 ]; }
+fleet_clean() { rm -rf "$WORK/fleet-out"; }
+fleet_all=$(measure 5 fleet_ok fleet_clean -- "$BIN" run "$WORK"/fleet/site-* -q -p "$WORK/pipeline.yaml" --output-dir "$WORK/fleet-out")
+fleet_one=$(measure 5 fleet_ok fleet_clean -- "$BIN" run "$WORK"/fleet/site-* -q -p "$WORK/pipeline.yaml" --output-dir "$WORK/fleet-out" --jobs 1)
 
 header="| 3 steps of set-metadata |"; rule="|---|"
 for n in "${SIZES[@]}"; do header+=" $(printf "%'d" "$n") docs |"; rule+="---|"; done
