@@ -10,7 +10,7 @@
 # steps and 1 step, warm and cold cache; `kubectl kustomize` of the same
 # documents (what a user already pays to build a site); `mooring fn` on a
 # ResourceList; `kpt fn render` with 3 × `mooring fn` against 3 × `cat`.
-# Then the in-process benchmarks (divan).
+# The in-process benchmarks run on their own: cargo bench --bench pipeline.
 #
 # Usage: benches/compare.sh [SIZES...]   (default: 10 1000 10000 50000 100000)
 set -euo pipefail
@@ -172,9 +172,10 @@ fleet_all=$(measure 5 fleet_ok fleet_clean -- "$BIN" run "$WORK"/fleet/site-* -q
 fleet_one=$(measure 5 fleet_ok fleet_clean -- "$BIN" run "$WORK"/fleet/site-* -q -p "$WORK/pipeline.yaml" --output-dir "$WORK/fleet-out" --jobs 1)
 
 header="| 3 steps of set-metadata |"; rule="|---|"
-for n in "${SIZES[@]}"; do header+=" $(printf "%'d" "$n") docs |"; rule+="---|"; done
+for n in "${SIZES[@]}"; do header+=" $n docs |"; rule+="---|"; done
 line() {
-    local name=$1 key=$2 out="| $name |"
+    local name=$1 key=$2
+    local out="| $name |"
     for n in "${SIZES[@]}"; do out+=" ${row[$key,$n]} |"; done
     echo "$out"
 }
@@ -195,5 +196,3 @@ line '`kpt fn render`, 3 × `mooring fn` exec' kpt
 line '`kpt fn render`, 3 × `cat` exec (kpt alone)' cat
 echo
 echo "50 bundles of 200 documents, 3 steps, one invocation: ${fleet_all} on $(nproc) threads; ${fleet_one} with --jobs 1."
-echo
-cargo bench --quiet --bench pipeline 2>/dev/null | sed -n '/^pipeline/,$p'
