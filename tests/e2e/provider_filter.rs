@@ -109,10 +109,12 @@ fn a_configured_provider_overrides_detection_and_a_wrong_one_is_refused() {
     for (provider, code, needle) in [
         ("capm3", 0, "provider metal3, as configured"),
         ("CAPD", 0, "provider docker, as configured"),
+        // Checked with the config before anything runs, at its place in
+        // the pipeline file.
         (
             "nimbus",
-            1,
-            "unknown provider \"nimbus\"; known providers: metal3, docker, azure, gcp, openstack, aws, vsphere",
+            2,
+            "pipeline.yaml:7:11: invalid config: unknown provider \"nimbus\"; known providers: metal3, docker, azure, gcp, openstack, aws, vsphere",
         ),
     ] {
         let pipeline = write_pipeline(

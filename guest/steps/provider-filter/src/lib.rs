@@ -24,8 +24,10 @@ use mooring_guest::kustomize;
 use mooring_guest::prelude::*;
 use mooring_guest::providers::{self, Provider, Providers, Rule, default_rules};
 
+/// A provider name is checked with the config, before anything runs, so
+/// a typo fails at its line in the pipeline (exit 2), not mid-run.
 #[derive(serde::Deserialize, Default)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default, deny_unknown_fields, try_from = "ConfigSpec")]
 struct Config {
     /// The provider, when detection should not decide.
     provider: Option<String>,
@@ -33,6 +35,30 @@ struct Config {
     rules: Option<Vec<Rule>>,
     /// Providers beyond the built-in ones.
     providers: Vec<Provider>,
+}
+
+/// The config as written.
+#[derive(serde::Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct ConfigSpec {
+    provider: Option<String>,
+    rules: Option<Vec<Rule>>,
+    providers: Vec<Provider>,
+}
+
+impl TryFrom<ConfigSpec> for Config {
+    type Error = String;
+
+    fn try_from(spec: ConfigSpec) -> Result<Self, String> {
+        if let Some(name) = &spec.provider {
+            Providers::with(&spec.providers).named(name)?;
+        }
+        Ok(Config {
+            provider: spec.provider,
+            rules: spec.rules,
+            providers: spec.providers,
+        })
+    }
 }
 
 fn provider_filter(config: Config, docs: &Documents, results: &mut Results) -> Result<(), Error> {
