@@ -158,7 +158,6 @@ pub fn run_bundle(
     run: &BundleRun<'_>,
     credentials: &dyn CredentialSource,
 ) -> Result<BundleReport, RunError> {
-    let in_place = matches!(run.destination, Destination::InPlace);
     if let Destination::Directory(dir) = run.destination {
         let bundle = match run.input {
             Input::Directory(bundle) => Some(bundle),
@@ -166,6 +165,50 @@ pub fn run_bundle(
         };
         bundle::check_output_dir(dir, bundle).map_err(RunError::Bundle)?;
     }
+    let Loaded {
+        bundle,
+        _lock,
+        site,
+    } = load(run)?;
+    let pipeline = match (run.pipeline, site) {
+        (Some(path), _) => Pipeline::from_file(path)?,
+        // A site's pipeline is seldom part of its build: then it is the one
+        // among the site's own files.
+        (None, Some(site)) if !bundle.documents().iter().any(pipeline::is_pipeline) => {
+            pipeline_in_bundle(&Bundle::load(site).map_err(RunError::Bundle)?)?
+        }
+        (None, _) => pipeline_in_bundle(&bundle)?,
+    };
+    run.approvals.check(&pipeline)?;
+    let outcome = execute::run(runtime, &pipeline, bundle.documents().to_vec(), credentials)?;
+    let refused = outcome.error_count() > 0 || (run.strict && outcome.warning_count() > 0);
+    if refused {
+        return Ok(BundleReport {
+            outcome,
+            written: Written::Nothing,
+        });
+    }
+    let mut written = write(&bundle, &outcome.documents, run.destination)?;
+    if let Written::Stream(text) = &mut written
+        && !run.show_secrets
+    {
+        *text = outcome.secrets.redact(text);
+    }
+    Ok(BundleReport { outcome, written })
+}
+
+/// What a run works on, loaded: the bundle, the in-place lock (held until
+/// the result is written), and the site directory of an overlay.
+struct Loaded<'a> {
+    bundle: Bundle,
+    _lock: Option<std::fs::File>,
+    site: Option<&'a Path>,
+}
+
+/// Reads the run's input: a stream, an overlay's build, or a bundle
+/// directory (locked for an in-place run).
+fn load<'a>(run: &BundleRun<'a>) -> Result<Loaded<'a>, RunError> {
+    let in_place = matches!(run.destination, Destination::InPlace);
     let (bundle, _lock, site) = match run.input {
         Input::Stream(text) => {
             let name = Path::new("<stdin>");
@@ -213,31 +256,11 @@ pub fn run_bundle(
             }
         },
     };
-    let pipeline = match (run.pipeline, site) {
-        (Some(path), _) => Pipeline::from_file(path)?,
-        // A site's pipeline is seldom part of its build: then it is the one
-        // among the site's own files.
-        (None, Some(site)) if !bundle.documents().iter().any(pipeline::is_pipeline) => {
-            pipeline_in_bundle(&Bundle::load(site).map_err(RunError::Bundle)?)?
-        }
-        (None, _) => pipeline_in_bundle(&bundle)?,
-    };
-    run.approvals.check(&pipeline)?;
-    let outcome = execute::run(runtime, &pipeline, bundle.documents().to_vec(), credentials)?;
-    let refused = outcome.error_count() > 0 || (run.strict && outcome.warning_count() > 0);
-    if refused {
-        return Ok(BundleReport {
-            outcome,
-            written: Written::Nothing,
-        });
-    }
-    let mut written = write(&bundle, &outcome.documents, run.destination)?;
-    if let Written::Stream(text) = &mut written
-        && !run.show_secrets
-    {
-        *text = outcome.secrets.redact(text);
-    }
-    Ok(BundleReport { outcome, written })
+    Ok(Loaded {
+        bundle,
+        _lock,
+        site,
+    })
 }
 
 fn write(
