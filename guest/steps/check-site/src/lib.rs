@@ -215,9 +215,10 @@ mod tests {
         assert!(run.results.is_empty(), "{:?}", run.messages());
     }
 
-    #[test]
-    fn each_break_is_an_error_about_its_document_and_field() {
-        let run = site()
+    /// The site with a phase whose executor is missing, one whose executor
+    /// exists, and a plan naming a phase that does not.
+    fn broken() -> Fixture {
+        site()
             .doc(
                 "more.yaml",
                 phase(
@@ -239,6 +240,11 @@ mod tests {
                     json!({"phases": [{"name": "remotedirect-ephemeral"}, {"name": "nowhere"}]}),
                 ),
             )
+    }
+
+    #[test]
+    fn each_break_is_an_error_about_its_document_and_field() {
+        let run = broken()
             .doc("map2.yaml", airship("ClusterMap", "other", json!({})))
             .run(check_site, json!({}));
         // Two ClusterMaps: the map check refuses to guess.
@@ -248,30 +254,7 @@ mod tests {
                 .contains("found two ClusterMap documents")
         );
 
-        let run = site()
-            .doc(
-                "more.yaml",
-                phase(
-                    "remotedirect-ephemeral",
-                    "BaremetalManager",
-                    "RemoteDirectEphemeral",
-                ),
-            )
-            .doc(
-                "more.yaml",
-                airship("BaremetalManager", "RemoteDirectEphemeral", json!({})),
-            )
-            .doc("more.yaml", phase("broken", "GenericContainer", "missing"))
-            .doc(
-                "plan.yaml",
-                airship(
-                    "PhasePlan",
-                    "deploy",
-                    json!({"phases": [{"name": "remotedirect-ephemeral"}, {"name": "nowhere"}]}),
-                ),
-            )
-            .run(check_site, json!({}))
-            .unwrap();
+        let run = broken().run(check_site, json!({})).unwrap();
         let messages = run.messages().join("\n");
         assert!(messages.contains("phase broken runs executor GenericContainer/missing, which the bundle does not hold"), "{messages}");
         assert!(
