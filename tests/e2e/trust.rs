@@ -46,6 +46,18 @@ fn never_shows(ran: &Ran, secrets: &[&str]) {
     }
 }
 
+/// `mooring run BUNDLE ARGS...` reading captured kubeconfigs from `store`.
+fn run_with_store(bundle: &Path, store: &Path, args: &[&str]) -> Ran {
+    mooring()
+        .arg("run")
+        .arg(bundle)
+        .args(args)
+        .env("MOORING_KUBECONFIG_STORE", store)
+        .output()
+        .unwrap()
+        .into()
+}
+
 #[test]
 fn a_resource_list_cannot_grant_itself_credentials_guests_or_limits() {
     let store = store();
@@ -93,15 +105,9 @@ fn a_bundles_own_pipeline_asks_and_the_operator_approves() {
     let scratch = tempfile::tempdir().unwrap();
     let pipeline = write_pipeline(scratch.path(), steps);
     let ran = |extra: &[&str]| -> Ran {
-        mooring()
-            .arg("run")
-            .arg(bundle.path())
-            .args(["--pipeline", pipeline.to_str().unwrap(), "--in-place"])
-            .args(extra)
-            .env("MOORING_KUBECONFIG_STORE", store.path())
-            .output()
-            .unwrap()
-            .into()
+        let mut args = vec!["--pipeline", pipeline.to_str().unwrap(), "--in-place"];
+        args.extend_from_slice(extra);
+        run_with_store(bundle.path(), store.path(), &args)
     };
     let refused = ran(&[]);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
@@ -142,15 +148,17 @@ fn credentials_in_the_bundle_stay_with_the_steps_granted_them() {
     );
     let scratch = tempfile::tempdir().unwrap();
     let pipeline = write_pipeline(scratch.path(), &steps);
-    let ran: Ran = mooring()
-        .arg("run")
-        .arg(bundle.path())
-        .args(["--pipeline", pipeline.to_str().unwrap(), "--in-place"])
-        .args(["--allow-credentials", "target-cluster"])
-        .env("MOORING_KUBECONFIG_STORE", store.path())
-        .output()
-        .unwrap()
-        .into();
+    let ran = run_with_store(
+        bundle.path(),
+        store.path(),
+        &[
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--in-place",
+            "--allow-credentials",
+            "target-cluster",
+        ],
+    );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     never_shows(&ran, &[TOKEN, PASSWORD]);
     // The ungranted step read markers, and the label it wrote with what it
@@ -186,15 +194,17 @@ fn nothing_a_granted_step_says_carries_a_secret() {
             "  grants: {credentials: [target-cluster]}\n  selector: {kind: ClusterMap}\n",
         ),
     );
-    let ran: Ran = mooring()
-        .arg("run")
-        .arg(bundle.path())
-        .args(["--pipeline", pipeline.to_str().unwrap()])
-        .args(["--allow-credentials", "target-cluster"])
-        .env("MOORING_KUBECONFIG_STORE", store.path())
-        .output()
-        .unwrap()
-        .into();
+    let granted = |pipeline: &Path| {
+        let pipeline = pipeline.to_str().unwrap();
+        let args = [
+            "--pipeline",
+            pipeline,
+            "--allow-credentials",
+            "target-cluster",
+        ];
+        run_with_store(bundle.path(), store.path(), &args)
+    };
+    let ran = granted(&pipeline);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     says(&ran, "[hostile-leak-credentials] info: split");
     says(&ran, "(field <redacted>)");
@@ -209,19 +219,7 @@ fn nothing_a_granted_step_says_carries_a_secret() {
             fixture_guest(mooring_test_guests::HOSTILE).display()
         ),
     );
-    let ran: Ran = mooring()
-        .arg("run")
-        .arg(bundle.path())
-        .args([
-            "--pipeline",
-            named.to_str().unwrap(),
-            "--allow-credentials",
-            "target-cluster",
-        ])
-        .env("MOORING_KUBECONFIG_STORE", store.path())
-        .output()
-        .unwrap()
-        .into();
+    let ran = granted(&named);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     says(
         &ran,
