@@ -33,6 +33,7 @@ mod author_kit;
 mod bad_input;
 mod bundles;
 mod check_site;
+mod diff;
 mod fidelity;
 mod fixture_guests;
 mod fuzz;

@@ -11,7 +11,11 @@ Exit codes:
      a step reported an error result, or the result could not be written;
      the bundle is left untouched
   2  usage or input error: bad flags, an unreadable bundle or pipeline, an
-     unknown or mismatched guest";
+     unknown or mismatched guest
+  3  with --diff: the run succeeded and would change files (shown on stdout)";
+
+/// The exit code of a `--diff` run that would change files: not a failure.
+pub(crate) const WOULD_CHANGE: u8 = 3;
 
 /// An error and the exit code it maps to.
 pub(crate) struct Failure {
@@ -24,6 +28,14 @@ pub(crate) fn input(error: impl Into<anyhow::Error>) -> Failure {
     Failure {
         code: 2,
         error: error.into(),
+    }
+}
+
+/// Exit 3: a `--diff` run found `files` file(s) it would change.
+pub(crate) fn would_change(files: usize) -> Failure {
+    Failure {
+        code: WOULD_CHANGE,
+        error: anyhow::anyhow!("{files} file(s) would change (shown above); nothing was written"),
     }
 }
 

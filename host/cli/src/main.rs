@@ -9,6 +9,7 @@ use clap::Parser;
 
 mod args;
 mod author;
+mod diff;
 mod exit;
 mod krm_fn;
 mod kubeconfig;
@@ -37,6 +38,13 @@ fn main() -> ExitCode {
     logging::usage(started);
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // A diff that shows changes did its job: it is said, not an error.
+        Err(failure) if failure.code == exit::WOULD_CHANGE => {
+            if !cli.global.quiet {
+                eprintln!("mooring: {:#}", failure.error);
+            }
+            ExitCode::from(failure.code)
+        }
         Err(failure) => {
             eprintln!("mooring: error: {:#}", failure.error);
             ExitCode::from(failure.code)

@@ -19,8 +19,8 @@ use mooring_engine::session::{self, BundleRun, Destination, Input, Written};
 use rayon::prelude::*;
 
 use crate::args::GlobalArgs;
-use crate::exit::{Failure, failed, input};
-use crate::output;
+use crate::exit::{Failure, failed, input, would_change};
+use crate::{diff, output};
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
@@ -42,6 +42,11 @@ pub(crate) struct RunArgs {
     /// Rewrite the bundle's changed files in place, all or nothing
     #[arg(long)]
     pub(crate) in_place: bool,
+    /// Write nothing; print what --in-place would write as a unified diff
+    /// (for a stream or an overlay: of its YAML stream). Exit 3 when
+    /// something would change, 0 when nothing would
+    #[arg(long, conflicts_with_all = ["in_place", "output"])]
+    pub(crate) diff: bool,
     /// Run at most N bundles at once [default: one per core]
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) jobs: Option<u16>,
@@ -114,20 +119,29 @@ pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failure> {
         global,
         args,
     };
-    if let [bundle] = args.bundles.as_slice() {
-        let destination = match (&args.output, args.in_place) {
-            (Some(dir), _) => Destination::Directory(dir),
-            (None, true) => Destination::InPlace,
-            (None, false) => Destination::Stream,
+    let changed = if let [bundle] = args.bundles.as_slice() {
+        let destination = match (&args.output, args.in_place, args.diff) {
+            (Some(dir), _, _) => Destination::Directory(dir),
+            (None, true, _) => Destination::InPlace,
+            (None, false, true) => Destination::Diff,
+            (None, false, false) => Destination::Stream,
         };
-        return context.one(bundle, destination, &mut io::stderr());
+        let mut out = Vec::new();
+        let changed = context.one(bundle, destination, &mut out, &mut io::stderr());
+        output::stdout(&out)?;
+        changed?
+    } else {
+        if args.bundles.iter().any(|b| b.as_os_str() == "-") {
+            return Err(input(anyhow!(
+                "- (a stream on stdin) runs alone; name no other bundle with it"
+            )));
+        }
+        context.fleet()?
+    };
+    if args.diff && changed > 0 {
+        return Err(would_change(changed));
     }
-    if args.bundles.iter().any(|b| b.as_os_str() == "-") {
-        return Err(input(anyhow!(
-            "- (a stream on stdin) runs alone; name no other bundle with it"
-        )));
-    }
-    context.fleet()
+    Ok(())
 }
 
 /// What every bundle of a run shares.
@@ -140,13 +154,16 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Runs one bundle and says what happened on `err`.
+    /// Runs one bundle, puts what goes to stdout in `out` and says what
+    /// happened on `err`. Returns how many files it changed, or with
+    /// `--diff` would change.
     fn one(
         &self,
         bundle: &std::path::Path,
         destination: Destination<'_>,
+        out: &mut Vec<u8>,
         err: &mut dyn Write,
-    ) -> Result<(), Failure> {
+    ) -> Result<usize, Failure> {
         let stdin;
         let (input, site) = if bundle.as_os_str() == "-" {
             stdin = read_stdin()?;
@@ -182,39 +199,57 @@ impl Context<'_> {
         match report.written {
             Written::Nothing => {
                 let errors = report.outcome.error_count();
-                if errors == 0 {
-                    let warnings = report.outcome.warning_count();
-                    return Err(failed(anyhow!(
+                let warnings = report.outcome.warning_count();
+                Err(failed(match errors {
+                    0 => anyhow!(
                         "the pipeline reported {warnings} warning(s) and --strict makes them errors; nothing was written"
-                    )));
+                    ),
+                    _ => anyhow!(
+                        "the pipeline reported {errors} error result(s); nothing was written"
+                    ),
+                }))
+            }
+            Written::Stream(text) => {
+                out.extend_from_slice(text.as_bytes());
+                Ok(0)
+            }
+            Written::Directory { path, changed } => {
+                if !self.global.quiet {
+                    let _ = writeln!(
+                        err,
+                        "mooring: wrote the bundle to {} ({changed} file(s) changed)",
+                        path.display()
+                    );
                 }
-                return Err(failed(anyhow!(
-                    "the pipeline reported {errors} error result(s); nothing was written"
-                )));
+                Ok(changed)
             }
-            Written::Stream(text) => output::stdout(text.as_bytes())?,
-            Written::Directory { path, changed } if !self.global.quiet => {
-                let _ = writeln!(
-                    err,
-                    "mooring: wrote the bundle to {} ({changed} file(s) changed)",
-                    path.display()
-                );
+            Written::InPlace { changed } => {
+                if !self.global.quiet {
+                    let _ = writeln!(
+                        err,
+                        "mooring: {changed} file(s) changed in {}",
+                        bundle.display()
+                    );
+                }
+                Ok(changed)
             }
-            Written::InPlace { changed } if !self.global.quiet => {
-                let _ = writeln!(
-                    err,
-                    "mooring: {changed} file(s) changed in {}",
-                    bundle.display()
-                );
+            Written::Diff(changes) => {
+                // A fleet's diff names each file under its bundle's directory.
+                let prefix = match self.args.bundles.len() {
+                    1 => String::new(),
+                    _ => format!("{}/", bundle.display()),
+                };
+                let prefix = prefix.trim_start_matches("./").trim_start_matches('/');
+                diff::write(out, &changes, prefix, diff::colour_stdout())
+                    .map_err(|e| failed(anyhow!(e).context("failed to write the diff")))?;
+                Ok(changes.len())
             }
-            Written::Directory { .. } | Written::InPlace { .. } => {}
         }
-        Ok(())
     }
 
     /// Several bundles: each is run and written on its own, side by side;
     /// what each says is kept together.
-    fn fleet(&self) -> Result<(), Failure> {
+    fn fleet(&self) -> Result<usize, Failure> {
         let args = self.args;
         let outputs = fleet_outputs(args)?;
         let started = Instant::now();
@@ -228,22 +263,23 @@ impl Context<'_> {
             .map_err(|e| failed(anyhow!(e).context("failed to start the worker threads")))?;
         let finished = AtomicUsize::new(0);
         let show_progress = io::stderr().is_terminal();
-        let results: Vec<(Result<(), Failure>, Vec<u8>)> = pool.install(|| {
+        let results: Vec<BundleOutput> = pool.install(|| {
             args.bundles
                 .par_iter()
                 .zip(&outputs)
                 .map(|(bundle, out)| {
                     let destination = match out {
                         Some(dir) => Destination::Directory(dir),
+                        None if args.diff => Destination::Diff,
                         None => Destination::InPlace,
                     };
-                    let mut log = Vec::new();
-                    let result = self.one(bundle, destination, &mut log);
+                    let (mut stdout, mut log) = (Vec::new(), Vec::new());
+                    let result = self.one(bundle, destination, &mut stdout, &mut log);
                     let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
                     if show_progress && started.elapsed().as_secs_f64() > 1.0 {
                         eprint!("\rmooring: {done}/{total} bundles");
                     }
-                    (result, log)
+                    (result, stdout, log)
                 })
                 .collect()
         });
@@ -251,18 +287,22 @@ impl Context<'_> {
             eprintln!();
         }
         let mut err = io::stderr().lock();
-        let (mut code, mut failures) = (0, 0);
-        for (bundle, (result, log)) in args.bundles.iter().zip(results) {
+        let (mut code, mut failures, mut changed) = (0, 0, 0);
+        for (bundle, (result, stdout, log)) in args.bundles.iter().zip(results) {
+            output::stdout(&stdout)?;
             let _ = err.write_all(&log);
-            if let Err(failure) = result {
-                let _ = writeln!(
-                    err,
-                    "mooring: error: {}: {:#}",
-                    bundle.display(),
-                    failure.error
-                );
-                code = code.max(failure.code);
-                failures += 1;
+            match result {
+                Ok(files) => changed += files,
+                Err(failure) => {
+                    let _ = writeln!(
+                        err,
+                        "mooring: error: {}: {:#}",
+                        bundle.display(),
+                        failure.error
+                    );
+                    code = code.max(failure.code);
+                    failures += 1;
+                }
             }
         }
         let _ = writeln!(
@@ -271,7 +311,7 @@ impl Context<'_> {
             started.elapsed().as_secs_f64(),
         );
         if failures == 0 {
-            return Ok(());
+            return Ok(changed);
         }
         Err(Failure {
             code,
@@ -281,6 +321,10 @@ impl Context<'_> {
         })
     }
 }
+
+/// What one bundle of a fleet did: files changed (or that would change),
+/// then what it has for stdout and for stderr, kept until its turn.
+type BundleOutput = (Result<usize, Failure>, Vec<u8>, Vec<u8>);
 
 /// A YAML stream on stdin, bounded like a bundle file.
 fn read_stdin() -> Result<String, Failure> {
@@ -305,9 +349,9 @@ fn read_stdin() -> Result<String, Failure> {
 /// `DIR/<bundle name>`, `--in-place` its own directory.
 fn fleet_outputs(args: &RunArgs) -> Result<Vec<Option<PathBuf>>, Failure> {
     let Some(dir) = &args.output else {
-        if !args.in_place {
+        if !args.in_place && !args.diff {
             return Err(input(anyhow!(
-                "several bundles need --in-place, or --output-dir DIR to write each to DIR/<bundle name>"
+                "several bundles need --in-place, --diff, or --output-dir DIR to write each to DIR/<bundle name>"
             )));
         }
         return Ok(args.bundles.iter().map(|_| None).collect());

@@ -241,6 +241,13 @@ impl Bundle {
         &self.root
     }
 
+    /// Every YAML file's bundle-relative path and the text it was read with.
+    pub fn file_texts(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files
+            .iter()
+            .map(|f| (f.path.as_str(), f.text.as_str()))
+    }
+
     /// Every document, in file order then position within the file.
     pub fn documents(&self) -> &[Document] {
         &self.documents

@@ -4,6 +4,7 @@
 //! tests call these; none of them sequences loading, running and writing
 //! itself.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{self, Bundle, BundleError};
@@ -26,6 +27,9 @@ pub enum Destination<'a> {
     Directory(&'a Path),
     /// The bundle's own changed files, each replaced atomically.
     InPlace,
+    /// Nothing written: what [`InPlace`](Self::InPlace) would write is
+    /// returned in the report, file by file, beside what each held.
+    Diff,
 }
 
 /// What a run works on.
@@ -90,6 +94,21 @@ pub enum Written {
         /// Files replaced, added or removed.
         changed: usize,
     },
+    /// Nothing was written; these files would change.
+    Diff(Vec<FileChange>),
+}
+
+/// A file a run would change: what it holds and what it would hold, in
+/// bundle-relative terms (a stream or an overlay's build is the one file
+/// [`STREAM_FILE`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    /// Bundle-relative path.
+    pub path: String,
+    /// Its text now; `None` for a file the run would create.
+    pub before: Option<String>,
+    /// Its text afterwards; `None` for a file the run would delete.
+    pub after: Option<String>,
 }
 
 /// Why a bundle run did not finish.
@@ -166,7 +185,7 @@ pub fn run_bundle(
         bundle::check_output_dir(dir, bundle).map_err(RunError::Bundle)?;
     }
     let Loaded {
-        bundle,
+        mut bundle,
         _lock,
         site,
     } = load(run)?;
@@ -180,7 +199,9 @@ pub fn run_bundle(
         (None, _) => pipeline_in_bundle(&bundle)?,
     };
     run.approvals.check(&pipeline)?;
-    let outcome = execute::run(runtime, &pipeline, bundle.documents().to_vec(), credentials)?;
+    // The bundle keeps each document's text for writing; the steps get the
+    // documents themselves, not a copy.
+    let outcome = execute::run(runtime, &pipeline, bundle.take_documents(), credentials)?;
     let refused = outcome.error_count() > 0 || (run.strict && outcome.warning_count() > 0);
     if refused {
         return Ok(BundleReport {
@@ -189,10 +210,20 @@ pub fn run_bundle(
         });
     }
     let mut written = write(&bundle, &outcome.documents, run.destination)?;
-    if let Written::Stream(text) = &mut written
-        && !run.show_secrets
-    {
-        *text = outcome.secrets.redact(text);
+    if !run.show_secrets {
+        let redact = |text: &mut String| *text = outcome.secrets.redact(text);
+        match &mut written {
+            Written::Stream(text) => redact(text),
+            Written::Diff(changes) => {
+                for change in changes {
+                    [&mut change.before, &mut change.after]
+                        .into_iter()
+                        .flatten()
+                        .for_each(redact);
+                }
+            }
+            _ => {}
+        }
     }
     Ok(BundleReport { outcome, written })
 }
@@ -272,6 +303,18 @@ fn write(
         return Ok(Written::Stream(bundle.stream(documents)));
     }
     let changes = bundle.render(documents);
+    if let Destination::Diff = destination {
+        let texts: HashMap<&str, &str> = bundle.file_texts().collect();
+        let changes = changes
+            .into_iter()
+            .map(|(path, after)| FileChange {
+                before: texts.get(path.as_str()).map(|t| (*t).to_owned()),
+                path,
+                after,
+            })
+            .collect();
+        return Ok(Written::Diff(changes));
+    }
     let private = bundle::private_files(documents);
     match destination {
         Destination::Directory(dir) => {
