@@ -44,6 +44,7 @@ mod kubeconfig;
 mod kubeconfig_rewrite;
 mod overlays;
 mod provider_filter;
+mod results;
 mod run;
 mod sandbox;
 mod set_metadata;

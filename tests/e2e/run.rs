@@ -161,8 +161,11 @@ fn an_output_directory_inside_the_bundle_or_o_for_a_directory_is_refused() {
     assert_eq!(ran.code, 2, "{}", ran.stderr);
     says(&ran, "is inside the bundle");
     assert!(!ran.stderr.contains(" seen, "), "{}", ran.stderr);
-    let ran = run(bundle.path(), &["-o", "json"]);
+    // -o is the stdout format, as in kubectl: a directory name is refused.
+    let ran = run(bundle.path(), &["-o", "out"]);
     assert_eq!(ran.code, 2, "{}", ran.stderr);
+    says(&ran, "possible values: yaml, json");
+    assert!(!bundle.path().join("out").exists() && !std::path::Path::new("out").exists());
     crate::util::assert_untouched(&before, &snapshot(bundle.path()));
 }
 
@@ -294,4 +297,41 @@ fn several_bundles_run_side_by_side_and_a_broken_one_is_named() {
         .into();
     assert_eq!(without.code, 2);
     says(&without, "several bundles need --in-place");
+}
+
+#[test]
+fn json_output_is_a_list_of_the_manifests_with_credentials_redacted() {
+    let bundle = example_bundle("metal3-site");
+    let ran = run(bundle.path(), &["-q", "-o", "json"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let list: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(list["kind"], "List");
+    let items = list["items"].as_array().unwrap();
+    // Kustomizations (no kind) and the pipeline are not manifests.
+    assert!(
+        items
+            .iter()
+            .all(|i| i["kind"].is_string() && i["apiVersion"].is_string())
+    );
+    assert!(items.iter().all(|i| i["kind"] != "Pipeline"));
+    let yaml = run(bundle.path(), &["-q"]);
+    let manifests =
+        yaml.stdout.matches("\nkind: ").count() + usize::from(yaml.stdout.starts_with("kind: "));
+    assert_eq!(
+        items.len(),
+        manifests - 1,
+        "every manifest but the pipeline"
+    );
+    let secret = items
+        .iter()
+        .find(|i| i["kind"] == "Secret")
+        .expect("the site's CA Secret");
+    assert!(
+        secret["data"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v == "<redacted>"),
+        "{secret}"
+    );
 }

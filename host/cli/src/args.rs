@@ -201,7 +201,8 @@ mod tests {
                 .is_err()
         );
         // kubectl users read -o as a format: it must not name a directory.
-        assert!(Cli::try_parse_from(["mooring", "run", "b", "-o", "json"]).is_err());
+        assert!(Cli::try_parse_from(["mooring", "run", "b", "-o", "out"]).is_err());
+        assert!(Cli::try_parse_from(["mooring", "run", "b", "-o", "json"]).is_ok());
         assert!(Cli::try_parse_from(["mooring", "run"]).is_err());
         assert!(Cli::try_parse_from(["mooring", "-q", "-v", "guests"]).is_err());
     }

@@ -15,6 +15,7 @@ mod krm_fn;
 mod kubeconfig;
 mod logging;
 mod output;
+mod results;
 mod run;
 mod template;
 

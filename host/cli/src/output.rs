@@ -5,8 +5,13 @@ use std::io::{self, IsTerminal, Write};
 use anyhow::anyhow;
 use mooring_engine::bindings::{WIT_PACKAGE, WIT_VERSION};
 use mooring_engine::capabilities::log::LogLevel;
+use mooring_engine::document::Document;
+use mooring_engine::document::Object;
 use mooring_engine::execute::Outcome;
+use mooring_engine::pipeline::is_pipeline;
+use mooring_engine::secrets::Secrets;
 use mooring_engine::{guests, limits};
+use serde_json::Value;
 
 use crate::exit::{Failure, failed};
 
@@ -16,6 +21,38 @@ pub(crate) fn stdout(bytes: &[u8]) -> Result<(), Failure> {
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other.map_err(|e| failed(anyhow!(e).context("failed to write to stdout"))),
+    }
+}
+
+/// The manifests among `documents` (not kustomizations, which have no kind,
+/// nor the pipeline) as a JSON v1 List (what `kubectl get -o json` prints
+/// for several objects, and `kubectl apply -f -` takes), each string with the
+/// run's secrets redacted unless `secrets` is `None`. Redacting values, not
+/// the text, catches a secret that JSON escaping would hide from a search.
+pub(crate) fn json_list(out: &mut Vec<u8>, documents: &[Document], secrets: Option<&Secrets>) {
+    let items = documents
+        .iter()
+        .filter(|doc| !doc.api_version().is_empty() && !doc.kind().is_empty() && !is_pipeline(doc))
+        .map(|doc| {
+            let mut value = Value::Object(doc.content.clone());
+            if let Some(secrets) = secrets {
+                redact(&mut value, secrets);
+            }
+            value
+        })
+        .collect();
+    let list =
+        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": Value::Array(items)});
+    let _ = serde_json::to_writer_pretty(&mut *out, &list);
+    out.push(b'\n');
+}
+
+fn redact(value: &mut Value, secrets: &Secrets) {
+    match value {
+        Value::String(text) => *text = secrets.redact(text),
+        Value::Array(items) => items.iter_mut().for_each(|v| redact(v, secrets)),
+        Value::Object(map) => map.values_mut().for_each(|v| redact(v, secrets)),
+        _ => {}
     }
 }
 

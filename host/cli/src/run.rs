@@ -11,16 +11,16 @@ use clap::Args;
 use std::time::Duration;
 
 use mooring_engine::execute::CredentialSource;
-use mooring_engine::limits;
 use mooring_engine::overlay::Kustomize;
 use mooring_engine::policy::{Approvals, GuestApproval, Policy};
 use mooring_engine::runtime::Runtime;
 use mooring_engine::session::{self, BundleRun, Destination, Input, Written};
+use mooring_engine::{krm, limits};
 use rayon::prelude::*;
 
 use crate::args::GlobalArgs;
 use crate::exit::{Failure, failed, input, would_change};
-use crate::{diff, output};
+use crate::{diff, output, results};
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
@@ -50,6 +50,21 @@ pub(crate) struct RunArgs {
     /// Run at most N bundles at once [default: one per core]
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) jobs: Option<u16>,
+    /// The format of the stream on stdout: yaml (each document as it was
+    /// written, edited where it changed) or json (a v1 List of the
+    /// documents, as `kubectl get -o json` prints several)
+    #[arg(
+        short,
+        long = "output-format",
+        value_name = "FORMAT",
+        default_value = "yaml"
+    )]
+    pub(crate) output_format: OutputFormat,
+    /// Also write every step's counts and results to FILE, as KRM-shaped
+    /// results (JSON when FILE ends in .json, else YAML), with no timings:
+    /// for CI to annotate a change. Written whether or not the run succeeds
+    #[arg(long, value_name = "FILE")]
+    pub(crate) results: Option<PathBuf>,
     /// Print credentials on stdout as they are [default: each is <redacted>]
     #[arg(long)]
     pub(crate) show_secrets: bool,
@@ -69,6 +84,15 @@ pub(crate) struct RunArgs {
     pub(crate) kustomize: Kustomize,
     #[command(flatten)]
     pub(crate) approve: ApproveArgs,
+}
+
+/// How the stream on stdout is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// A YAML stream
+    Yaml,
+    /// A JSON v1 List
+    Json,
 }
 
 /// What the operator approves for this run, beyond the policy file: the
@@ -119,29 +143,49 @@ pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failure> {
         global,
         args,
     };
-    let changed = if let [bundle] = args.bundles.as_slice() {
+    let (changed, results) = if let [bundle] = args.bundles.as_slice() {
         let destination = match (&args.output, args.in_place, args.diff) {
             (Some(dir), _, _) => Destination::Directory(dir),
             (None, true, _) => Destination::InPlace,
             (None, false, true) => Destination::Diff,
             (None, false, false) => Destination::Stream,
         };
-        let mut out = Vec::new();
-        let changed = context.one(bundle, destination, &mut out, &mut io::stderr());
-        output::stdout(&out)?;
-        changed?
+        let mut said = Said::default();
+        let changed = context.one(bundle, destination, &mut said);
+        output::stdout(&said.stdout)?;
+        let _ = io::stderr().write_all(&said.stderr);
+        let items = results::items(bundle, &changed, said.steps);
+        (changed, items)
     } else {
         if args.bundles.iter().any(|b| b.as_os_str() == "-") {
             return Err(input(anyhow!(
                 "- (a stream on stdin) runs alone; name no other bundle with it"
             )));
         }
-        context.fleet()?
+        context.fleet()
     };
+    if let Some(file) = &args.results {
+        results::write(file, results)?;
+    }
+    let changed = changed?;
     if args.diff && changed > 0 {
         return Err(would_change(changed));
     }
     Ok(())
+}
+
+/// How one bundle of a fleet ended (files changed, or why it failed) and
+/// what it said.
+type Done = (Result<usize, Failure>, Said);
+
+/// What one bundle's run leaves for stdout, stderr and the results file,
+/// kept until it is its turn to be shown.
+#[derive(Default)]
+struct Said {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// What each step that ran did, as results-file items.
+    steps: Vec<serde_json::Value>,
 }
 
 /// What every bundle of a run shares.
@@ -154,16 +198,15 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Runs one bundle, puts what goes to stdout in `out` and says what
-    /// happened on `err`. Returns how many files it changed, or with
-    /// `--diff` would change.
+    /// Runs one bundle, keeping in `said` what it has to say. Returns how
+    /// many files it changed, or with `--diff` would change.
     fn one(
         &self,
         bundle: &std::path::Path,
         destination: Destination<'_>,
-        out: &mut Vec<u8>,
-        err: &mut dyn Write,
+        said: &mut Said,
     ) -> Result<usize, Failure> {
+        let err = &mut said.stderr;
         let stdin;
         let (input, site) = if bundle.as_os_str() == "-" {
             stdin = read_stdin()?;
@@ -186,8 +229,11 @@ impl Context<'_> {
             Ok(report) => report,
             Err(session::RunError::Step(failed)) => {
                 // What the steps before the failing one did still counts.
-                if let Some(earlier) = failed.earlier.as_deref().filter(|_| !self.global.quiet) {
-                    output::summary(earlier, err);
+                if let Some(earlier) = failed.earlier.as_deref() {
+                    said.steps = krm::step_items(earlier);
+                    if !self.global.quiet {
+                        output::summary(earlier, err);
+                    }
                 }
                 return Err(session::RunError::Step(failed).into());
             }
@@ -196,6 +242,7 @@ impl Context<'_> {
         if !self.global.quiet {
             output::summary(&report.outcome, err);
         }
+        said.steps = krm::step_items(&report.outcome);
         match report.written {
             Written::Nothing => {
                 let errors = report.outcome.error_count();
@@ -210,7 +257,13 @@ impl Context<'_> {
                 }))
             }
             Written::Stream(text) => {
-                out.extend_from_slice(text.as_bytes());
+                match self.args.output_format {
+                    OutputFormat::Yaml => said.stdout.extend_from_slice(text.as_bytes()),
+                    OutputFormat::Json => {
+                        let secrets = (!self.args.show_secrets).then_some(&*report.outcome.secrets);
+                        output::json_list(&mut said.stdout, &report.outcome.documents, secrets);
+                    }
+                }
                 Ok(0)
             }
             Written::Directory { path, changed } => {
@@ -240,7 +293,7 @@ impl Context<'_> {
                     _ => format!("{}/", bundle.display()),
                 };
                 let prefix = prefix.trim_start_matches("./").trim_start_matches('/');
-                diff::write(out, &changes, prefix, diff::colour_stdout())
+                diff::write(&mut said.stdout, &changes, prefix, diff::colour_stdout())
                     .map_err(|e| failed(anyhow!(e).context("failed to write the diff")))?;
                 Ok(changes.len())
             }
@@ -249,49 +302,30 @@ impl Context<'_> {
 
     /// Several bundles: each is run and written on its own, side by side;
     /// what each says is kept together.
-    fn fleet(&self) -> Result<usize, Failure> {
-        let args = self.args;
-        let outputs = fleet_outputs(args)?;
+    fn fleet(&self) -> (Result<usize, Failure>, results::Items) {
+        let outputs = match fleet_outputs(self.args) {
+            Ok(outputs) => outputs,
+            Err(failure) => return (Err(failure), results::Items::default()),
+        };
         let started = Instant::now();
-        let total = args.bundles.len();
-        let threads = args
+        let threads = self
+            .args
             .jobs
             .map_or_else(rayon::current_num_threads, usize::from);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| failed(anyhow!(e).context("failed to start the worker threads")))?;
-        let finished = AtomicUsize::new(0);
-        let show_progress = io::stderr().is_terminal();
-        let results: Vec<BundleOutput> = pool.install(|| {
-            args.bundles
-                .par_iter()
-                .zip(&outputs)
-                .map(|(bundle, out)| {
-                    let destination = match out {
-                        Some(dir) => Destination::Directory(dir),
-                        None if args.diff => Destination::Diff,
-                        None => Destination::InPlace,
-                    };
-                    let (mut stdout, mut log) = (Vec::new(), Vec::new());
-                    let result = self.one(bundle, destination, &mut stdout, &mut log);
-                    let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
-                    if show_progress && started.elapsed().as_secs_f64() > 1.0 {
-                        eprint!("\rmooring: {done}/{total} bundles");
-                    }
-                    (result, stdout, log)
-                })
-                .collect()
-        });
-        if show_progress && started.elapsed().as_secs_f64() > 1.0 {
-            eprintln!();
-        }
+        let done = match self.run_fleet(&outputs, threads) {
+            Ok(done) => done,
+            Err(failure) => return (Err(failure), results::Items::default()),
+        };
+        let mut all = results::Items::default();
         let mut err = io::stderr().lock();
         let (mut code, mut failures, mut changed) = (0, 0, 0);
-        for (bundle, (result, stdout, log)) in args.bundles.iter().zip(results) {
-            output::stdout(&stdout)?;
-            let _ = err.write_all(&log);
-            match result {
+        let total = self.args.bundles.len();
+        for (bundle, (result, said)) in self.args.bundles.iter().zip(done) {
+            if let Err(failure) = output::stdout(&said.stdout) {
+                return (Err(failure), all);
+            }
+            let _ = err.write_all(&said.stderr);
+            match &result {
                 Ok(files) => changed += files,
                 Err(failure) => {
                     let _ = writeln!(
@@ -304,6 +338,7 @@ impl Context<'_> {
                     failures += 1;
                 }
             }
+            all.extend(results::items(bundle, &result, said.steps));
         }
         let _ = writeln!(
             err,
@@ -311,20 +346,55 @@ impl Context<'_> {
             started.elapsed().as_secs_f64(),
         );
         if failures == 0 {
-            return Ok(changed);
+            return (Ok(changed), all);
         }
-        Err(Failure {
+        let failure = Failure {
             code,
             error: anyhow!(
                 "{failures} of {total} bundles failed, each named above; nothing was written for them"
             ),
-        })
+        };
+        (Err(failure), all)
+    }
+
+    /// Runs every bundle of a fleet on `threads` threads; returns what each
+    /// did and said, in the bundles' order.
+    fn run_fleet(&self, outputs: &[Option<PathBuf>], threads: usize) -> Result<Vec<Done>, Failure> {
+        let args = self.args;
+        let started = Instant::now();
+        let total = args.bundles.len();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| failed(anyhow!(e).context("failed to start the worker threads")))?;
+        let finished = AtomicUsize::new(0);
+        let show_progress = io::stderr().is_terminal();
+        let done = pool.install(|| {
+            args.bundles
+                .par_iter()
+                .zip(outputs)
+                .map(|(bundle, out)| {
+                    let destination = match out {
+                        Some(dir) => Destination::Directory(dir),
+                        None if args.diff => Destination::Diff,
+                        None => Destination::InPlace,
+                    };
+                    let mut said = Said::default();
+                    let result = self.one(bundle, destination, &mut said);
+                    let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                    if show_progress && started.elapsed().as_secs_f64() > 1.0 {
+                        eprint!("\rmooring: {done}/{total} bundles");
+                    }
+                    (result, said)
+                })
+                .collect()
+        });
+        if show_progress && started.elapsed().as_secs_f64() > 1.0 {
+            eprintln!();
+        }
+        Ok(done)
     }
 }
-
-/// What one bundle of a fleet did: files changed (or that would change),
-/// then what it has for stdout and for stderr, kept until its turn.
-type BundleOutput = (Result<usize, Failure>, Vec<u8>, Vec<u8>);
 
 /// A YAML stream on stdin, bounded like a bundle file.
 fn read_stdin() -> Result<String, Failure> {

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use mooring_model::object_entry;
 
 use crate::document::{DocId, Document, Object, Origin};
-use crate::execute::StepResult;
+use crate::execute::{Outcome, StepResult};
 use crate::pipeline::{self, Pipeline};
 use crate::yaml::{self, Chunk, YamlError};
 
@@ -215,10 +215,38 @@ impl ResourceList {
     }
 }
 
+/// What each step of `outcome` did, as items of a results file: the step,
+/// its guest, its counts and its results in the KRM shape. Nothing in it
+/// depends on the clock, so two runs over the same input give the same
+/// file.
+pub fn step_items(outcome: &Outcome) -> Vec<Value> {
+    outcome
+        .steps
+        .iter()
+        .map(|step| {
+            let results: Vec<Value> = outcome
+                .results
+                .iter()
+                .filter(|r| r.step == step.step)
+                .map(krm_result)
+                .collect();
+            json!({
+                "step": step.step,
+                "guest": step.guest,
+                "selected": step.seen,
+                "changed": step.changes.changed,
+                "added": step.changes.added,
+                "removed": step.changes.removed,
+                "results": results,
+            })
+        })
+        .collect()
+}
+
 /// One result in the specification's shape: a `resourceRef` only for a
 /// document that has an apiVersion, a kind and a name (the spec requires
 /// all three), its file and index, and the field.
-fn krm_result(result: &StepResult) -> Value {
+pub fn krm_result(result: &StepResult) -> Value {
     let mut out = Map::new();
     out.insert(
         "message".to_owned(),
@@ -236,7 +264,13 @@ fn krm_result(result: &StepResult) -> Value {
         }
         if !doc.path.is_empty() {
             let mut file = json!({"path": doc.path});
-            if let Some(index) = doc.file_index {
+            // Read from the file it names: its place there is its index.
+            let read_there = doc
+                .origin
+                .as_ref()
+                .filter(|o| o.path == doc.path)
+                .map(|o| o.index as u64);
+            if let Some(index) = doc.file_index.or(read_there) {
                 file["index"] = Value::from(index);
             }
             out.insert("file".to_owned(), file);
