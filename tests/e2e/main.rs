@@ -37,6 +37,7 @@ mod diff;
 mod fidelity;
 mod fixture_guests;
 mod fuzz;
+mod help;
 mod host_bounds;
 mod inject_credentials;
 mod krm;

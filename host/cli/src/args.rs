@@ -10,13 +10,20 @@ use mooring_engine::runtime::{Runtime, RuntimeOptions, StartError};
 use mooring_kube::store::FileStore;
 
 use crate::author::NewGuestArgs;
-use crate::exit::{EXIT_CODES, Failure, failed, input};
+use crate::exit::{
+    FN_EXIT_CODES, Failure, INSPECT_EXIT_CODES, KUBECONFIG_EXIT_CODES, RUN_EXIT_CODES, failed,
+    input,
+};
 use crate::kubeconfig::KubeconfigCommand;
 use crate::run::RunArgs;
 
 /// Runs sandboxed WebAssembly steps over Airship-style document bundles.
 #[derive(Debug, Parser)]
-#[command(name = "mooring", version, after_help = EXIT_CODES)]
+#[command(
+    name = "mooring",
+    version,
+    after_help = "Each command's --help gives its exit codes."
+)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: GlobalArgs,
@@ -26,6 +33,7 @@ pub(crate) struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
     /// Where captured kubeconfigs are kept [default: $XDG_STATE_HOME/mooring/kubeconfigs, else ~/.local/state/mooring/kubeconfigs]
     #[arg(
@@ -114,7 +122,7 @@ pub(crate) enum Command {
     /// The result goes to stdout as a YAML stream unless --output-dir or
     /// --in-place is given; a summary of each step goes to stderr. Nothing is
     /// written when any step fails.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = RUN_EXIT_CODES)]
     Run(RunArgs),
     /// Act as a KRM function: a ResourceList on stdin, a ResourceList on stdout
     ///
@@ -122,7 +130,7 @@ pub(crate) enum Command {
     /// a ConfigMap with data.guest (and optional data.config, YAML text).
     /// Use it with `kpt fn eval --exec "mooring fn"`, a Kptfile `exec:`, or as
     /// a kustomize transformer.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = FN_EXIT_CODES)]
     Fn,
     /// List the built-in guests, or show one guest's configuration and an example
     ///
@@ -140,13 +148,30 @@ pub(crate) enum Command {
     /// and its `cargo test` runs the step through this runtime.
     NewGuest(NewGuestArgs),
     /// Capture, persist, resolve and merge cluster kubeconfigs
-    #[command(subcommand, after_help = EXIT_CODES)]
+    #[command(subcommand, after_help = KUBECONFIG_EXIT_CODES)]
     Kubeconfig(KubeconfigCommand),
     /// Show what a component imports and exports, and whether mooring runs it
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = INSPECT_EXIT_CODES)]
     Inspect {
         /// The component (`.wasm`)
         wasm: PathBuf,
+    },
+    /// Print a shell completion script
+    ///
+    /// bash: `mooring completions bash > ~/.local/share/bash-completion/completions/mooring`;
+    /// zsh: `mooring completions zsh > "${fpath[1]}/_mooring"`;
+    /// fish: `mooring completions fish > ~/.config/fish/completions/mooring.fish`.
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `mooring man | man -l -`
+    ///
+    /// Install: `mooring man > mooring.1`, and `mooring man run >
+    /// mooring-run.1` for each command, in a directory on MANPATH.
+    Man {
+        /// A command's page instead (for example run, or kubeconfig)
+        command: Option<String>,
     },
 }
 

@@ -3,16 +3,42 @@
 use mooring_engine::session;
 use mooring_kube::lifecycle::LifecycleError;
 
-/// What every command's help says about its exit status.
-pub(crate) const EXIT_CODES: &str = "\
+/// What `mooring run`'s help says about its exit status.
+pub(crate) const RUN_EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  the run failed: a step failed (trap, timeout, memory, invalid output),
-     a step reported an error result, or the result could not be written;
-     the bundle is left untouched
+     a step reported an error result (or, with --strict, a warning), or the
+     result could not be written; the bundle is left untouched
   2  usage or input error: bad flags, an unreadable bundle or pipeline, an
-     unknown or mismatched guest
+     invalid step config, an unknown, unapproved or mismatched guest
   3  with --diff: the run succeeded and would change files (shown on stdout)";
+
+/// What `mooring fn`'s help says about its exit status.
+pub(crate) const FN_EXIT_CODES: &str = "\
+Exit codes:
+  0  success: the ResourceList on stdout carries the results
+  1  a step failed or reported an error result, or the input is not a
+     ResourceList mooring can answer; stdout still carries the results (or
+     the input, unchanged), so kpt and kustomize show why
+  2  usage error: bad flags, an unreadable policy or cache";
+
+/// What `mooring kubeconfig`'s help says about its exit status.
+pub(crate) const KUBECONFIG_EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the work failed: the API server could not be reached or refused, the
+     Secret never appeared before the timeout, or a file could not be
+     written (nothing is half-written)
+  2  usage or input error: bad flags, an unknown cluster, an invalid
+     ClusterMap, bundle or kubeconfig";
+
+/// What `mooring inspect`'s help says about its exit status.
+pub(crate) const INSPECT_EXIT_CODES: &str = "\
+Exit codes:
+  0  mooring runs the component
+  2  the file is not a component mooring runs (the reason is printed),
+     or it cannot be read";
 
 /// The exit code of a `--diff` run that would change files: not a failure.
 pub(crate) const WOULD_CHANGE: u8 = 3;

@@ -15,7 +15,7 @@ use mooring_kube::resolve::{Resolver, ResolverOptions, Site};
 use mooring_kube::store::FileStore;
 
 use crate::args::GlobalArgs;
-use crate::exit::{EXIT_CODES, Failure, failed, input};
+use crate::exit::{Failure, KUBECONFIG_EXIT_CODES, failed, input};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -27,7 +27,7 @@ pub(crate) enum KubeconfigCommand {
     /// <name>-kubeconfig in its parent, waiting for it to appear; any other
     /// from its first working source. Run it for the ephemeral cluster's
     /// children before the ephemeral cluster is deleted.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = KUBECONFIG_EXIT_CODES)]
     Capture {
         /// The clusters to capture (keys of the ClusterMap)
         #[arg(required_unless_present = "children_of")]
@@ -42,7 +42,7 @@ pub(crate) enum KubeconfigCommand {
     ///
     /// Each cluster's sources are tried in ClusterMap order, then the store;
     /// stderr says which source won and why the others failed.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = KUBECONFIG_EXIT_CODES)]
     Get {
         /// The clusters [default: every cluster of the ClusterMap]
         clusters: Vec<String>,
@@ -62,7 +62,7 @@ pub(crate) enum KubeconfigCommand {
     ///
     /// Entries named alike are replaced where they stand by later files, new
     /// ones appended; nothing is dropped or reordered.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = KUBECONFIG_EXIT_CODES)]
     Merge {
         /// The kubeconfig files, in order
         #[arg(required = true)]

@@ -3,6 +3,7 @@
 use std::io::{self, IsTerminal, Write};
 
 use anyhow::anyhow;
+use clap::CommandFactory;
 use mooring_engine::bindings::{WIT_PACKAGE, WIT_VERSION};
 use mooring_engine::capabilities::log::LogLevel;
 use mooring_engine::document::Document;
@@ -13,7 +14,7 @@ use mooring_engine::secrets::Secrets;
 use mooring_engine::{guests, limits};
 use serde_json::Value;
 
-use crate::exit::{Failure, failed};
+use crate::exit::{Failure, failed, input};
 
 /// Writes `bytes` to stdout; a reader that went away is not an error.
 pub(crate) fn stdout(bytes: &[u8]) -> Result<(), Failure> {
@@ -124,4 +125,45 @@ pub(crate) fn print_guests() -> Result<(), Failure> {
         );
     }
     stdout(text.as_bytes())
+}
+
+/// `mooring completions SHELL`: the completion script, from the clap
+/// definitions.
+pub(crate) fn completions(shell: clap_complete::Shell) -> Result<(), Failure> {
+    let mut script = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut crate::args::Cli::command(),
+        "mooring",
+        &mut script,
+    );
+    stdout(&script)
+}
+
+/// `mooring man [COMMAND]`: the manual page of mooring, or of one command
+/// (`mooring-run(1)`, as git names its commands' pages), from the clap
+/// definitions.
+pub(crate) fn man_page(command: Option<&str>) -> Result<(), Failure> {
+    let mooring = crate::args::Cli::command();
+    let page = match command {
+        None => mooring,
+        Some(name) => {
+            let sub = mooring
+                .find_subcommand(name)
+                .ok_or_else(|| {
+                    input(anyhow!(
+                        "mooring has no command `{name}`; `mooring --help` lists them"
+                    ))
+                })?
+                .clone();
+            sub.name(format!("mooring-{name}"))
+                .bin_name(format!("mooring {name}"))
+                .version(env!("CARGO_PKG_VERSION"))
+        }
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut roff)
+        .map_err(|e| failed(anyhow!(e).context("failed to render the manual page")))?;
+    stdout(&roff)
 }
