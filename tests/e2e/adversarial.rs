@@ -234,7 +234,8 @@ fn document_marker_edge_cases_and_empty_files_load() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     for name in ["m1", "m2", "m3", "m4", "m5"] {
         assert!(
-            ran.stdout.contains(&format!("name: {name}}}")),
+            ran.stdout
+                .contains(&format!("{{name: {name}, annotations: ")),
             "{name} missing"
         );
     }

@@ -83,20 +83,63 @@ fn in_place_output_and_stdout_change_only_the_labels() {
         );
     }
 
+    // The stdout stream is the same text, each document annotated with its
+    // file and index as `kpt fn source` does.
     let ran = run(site.path(), &["--pipeline", pipeline]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let documents = mooring_engine::yaml::split(&ran.stdout).len();
+    assert_eq!(
+        ran.stdout.matches("config.kubernetes.io/path: ").count(),
+        documents
+    );
+    let stdout = without_stream_annotations(&ran.stdout);
     for name in files() {
         for chunk in mooring_engine::yaml::split(&expected(&name)) {
             if !mooring_engine::yaml::is_empty(&chunk.text) {
                 let body = chunk.text.trim_start_matches("---\n");
                 assert!(
-                    ran.stdout.contains(body),
-                    "{name}: stdout lacks\n{body}\nin\n{}",
-                    ran.stdout
+                    stdout.contains(body),
+                    "{name}: stdout lacks\n{body}\nin\n{stdout}"
                 );
             }
         }
     }
+}
+
+/// `stream` without the path and index annotations of each document:
+/// their lines, an `annotations:` line left holding nothing, or the flow
+/// entry.
+fn without_stream_annotations(stream: &str) -> String {
+    let ours = |line: &str| {
+        let line = line.trim_start();
+        line.starts_with("config.kubernetes.io/path: ")
+            || line.starts_with("config.kubernetes.io/index: ")
+    };
+    let lines: Vec<String> = stream
+        .split_inclusive('\n')
+        .filter(|line| !ours(line))
+        .map(
+            |line| match line.find(", annotations: {config.kubernetes.io/path: ") {
+                Some(start) => {
+                    let end = start + line[start..].find('}').unwrap() + 1;
+                    format!("{}{}", &line[..start], &line[end..])
+                }
+                None => line.to_owned(),
+            },
+        )
+        .collect();
+    let depth = |line: &str| line.len() - line.trim_start().len();
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let emptied = line.trim() == "annotations:"
+            && lines
+                .get(i + 1)
+                .is_none_or(|next| depth(next) <= depth(line));
+        if !emptied {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// `text` without what adding the label `fidelity: checked` put in: its

@@ -194,7 +194,7 @@ fn help_and_guests_describe_the_tool() {
         "kubeconfig",
         "new-guest",
         "inspect",
-        "Exit codes:",
+        "exit codes",
         "--cache-dir",
         "--kubeconfig-store",
     ] {
@@ -317,11 +317,12 @@ fn json_output_is_a_list_of_the_manifests_with_credentials_redacted() {
     let yaml = run(bundle.path(), &["-q"]);
     let manifests =
         yaml.stdout.matches("\nkind: ").count() + usize::from(yaml.stdout.starts_with("kind: "));
-    assert_eq!(
-        items.len(),
-        manifests - 1,
-        "every manifest but the pipeline"
-    );
+    assert_eq!(items.len(), manifests, "the manifests of the YAML stream");
+    assert!(items.iter().all(|i| {
+        let annotations = &i["metadata"]["annotations"];
+        annotations["config.kubernetes.io/path"].is_string()
+            && annotations["config.kubernetes.io/index"].is_string()
+    }));
     let secret = items
         .iter()
         .find(|i| i["kind"] == "Secret")
@@ -333,5 +334,64 @@ fn json_output_is_a_list_of_the_manifests_with_credentials_redacted() {
             .values()
             .all(|v| v == "<redacted>"),
         "{secret}"
+    );
+}
+
+/// The stdout stream is what kpt and kubectl take: manifests only, each
+/// saying where it lives, so `kpt fn sink` writes the bundle's own files.
+#[test]
+fn the_stream_on_stdout_is_a_krm_stream_kpt_fn_sink_writes_back() {
+    let Some(kpt) = crate::util::tool("kpt") else {
+        return;
+    };
+    let bundle = example_bundle(SITE);
+    let ran = run(bundle.path(), &["-q"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        !ran.stdout.contains("\nresources:"),
+        "a kustomization in the stream"
+    );
+    assert!(
+        !ran.stdout.contains("kind: Pipeline"),
+        "the pipeline in the stream"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let sink = out.path().join("sink");
+    let sank = crate::util::run_with_stdin(
+        std::process::Command::new(kpt)
+            .args(["fn", "sink"])
+            .arg(&sink),
+        &ran.stdout,
+    );
+    assert_eq!(sank.code, 0, "{}", sank.stderr);
+    // Every file of the --output-dir copy that holds manifests is there,
+    // holding the same objects.
+    let copy = out.path().join("copy");
+    let written = run(
+        bundle.path(),
+        &["-q", "--output-dir", copy.to_str().unwrap()],
+    );
+    assert_eq!(written.code, 0, "{}", written.stderr);
+    let names = |text: &str| -> Vec<String> {
+        mooring_engine::yaml::split(text)
+            .iter()
+            .filter_map(|c| mooring_engine::yaml::read_object(&c.text))
+            .filter(|o| o.get("kind").is_some())
+            .map(|o| format!("{}/{}", o["kind"], o["metadata"]["name"]))
+            .collect()
+    };
+    let sunk = snapshot(&sink);
+    assert!(!sunk.is_empty());
+    for (path, bytes) in &sunk {
+        let theirs = String::from_utf8(bytes.clone()).unwrap();
+        let ours = fs::read_to_string(copy.join(path)).unwrap();
+        assert_eq!(names(&theirs), names(&ours), "{}", path.display());
+    }
+    let with_all = run(bundle.path(), &["-q", "--all-documents"]);
+    assert!(with_all.stdout.contains("kind: Pipeline"));
+    assert!(
+        with_all
+            .stdout
+            .contains("config.kubernetes.io/path: kustomization.yaml\n")
     );
 }

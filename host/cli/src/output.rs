@@ -7,11 +7,10 @@ use clap::CommandFactory;
 use mooring_engine::bindings::{WIT_PACKAGE, WIT_VERSION};
 use mooring_engine::capabilities::log::LogLevel;
 use mooring_engine::document::Document;
-use mooring_engine::document::Object;
 use mooring_engine::execute::Outcome;
-use mooring_engine::pipeline::is_pipeline;
 use mooring_engine::secrets::Secrets;
-use mooring_engine::{guests, limits};
+use mooring_engine::{bundle, guests, limits};
+use mooring_model::object_entry;
 use serde_json::Value;
 
 use crate::exit::{Failure, failed, input};
@@ -25,17 +24,28 @@ pub(crate) fn stdout(bytes: &[u8]) -> Result<(), Failure> {
     }
 }
 
-/// The manifests among `documents` (not kustomizations, which have no kind,
-/// nor the pipeline) as a JSON v1 List (what `kubectl get -o json` prints
-/// for several objects, and `kubectl apply -f -` takes), each string with the
-/// run's secrets redacted unless `secrets` is `None`. Redacting values, not
-/// the text, catches a secret that JSON escaping would hide from a search.
-pub(crate) fn json_list(out: &mut Vec<u8>, documents: &[Document], secrets: Option<&Secrets>) {
-    let items = documents
+/// `shown` (see [`bundle::stream_positions`]) as a JSON v1 List (what
+/// `kubectl get -o json` prints for several objects, and `kubectl apply -f
+/// -` takes), each with the path and index annotations the YAML stream
+/// has, and each string with the run's secrets redacted unless `secrets` is
+/// `None`. Redacting values, not the text, catches a secret that JSON
+/// escaping would hide from a search.
+pub(crate) fn json_list(
+    out: &mut Vec<u8>,
+    shown: &[(&Document, usize)],
+    secrets: Option<&Secrets>,
+) {
+    let items = shown
         .iter()
-        .filter(|doc| !doc.api_version().is_empty() && !doc.kind().is_empty() && !is_pipeline(doc))
-        .map(|doc| {
-            let mut value = Value::Object(doc.content.clone());
+        .map(|(doc, index)| {
+            let mut content = doc.content.clone();
+            let annotations = object_entry(object_entry(&mut content, "metadata"), "annotations");
+            annotations.insert(bundle::PATH_ANNOTATION.to_owned(), doc.path.clone().into());
+            annotations.insert(
+                bundle::INDEX_ANNOTATION.to_owned(),
+                index.to_string().into(),
+            );
+            let mut value = Value::Object(content);
             if let Some(secrets) = secrets {
                 redact(&mut value, secrets);
             }

@@ -15,7 +15,7 @@ use mooring_engine::overlay::Kustomize;
 use mooring_engine::policy::{Approvals, GuestApproval, Policy};
 use mooring_engine::runtime::Runtime;
 use mooring_engine::session::{self, BundleRun, Destination, Input, Written};
-use mooring_engine::{krm, limits};
+use mooring_engine::{bundle, krm, limits};
 use rayon::prelude::*;
 
 use crate::args::GlobalArgs;
@@ -65,6 +65,10 @@ pub(crate) struct RunArgs {
     /// for CI to annotate a change. Written whether or not the run succeeds
     #[arg(long, value_name = "FILE")]
     pub(crate) results: Option<PathBuf>,
+    /// Print kustomizations and the pipeline on stdout too, not only
+    /// manifests (kubectl and kpt refuse a document without a kind)
+    #[arg(long)]
+    pub(crate) all_documents: bool,
     /// Print credentials on stdout as they are [default: each is <redacted>]
     #[arg(long)]
     pub(crate) show_secrets: bool,
@@ -224,6 +228,7 @@ impl Context<'_> {
             destination,
             show_secrets: self.args.show_secrets,
             strict: self.args.strict,
+            all_documents: self.args.all_documents,
         };
         let report = match session::run_bundle(self.runtime, &run, self.credentials) {
             Ok(report) => report,
@@ -261,7 +266,11 @@ impl Context<'_> {
                     OutputFormat::Yaml => said.stdout.extend_from_slice(text.as_bytes()),
                     OutputFormat::Json => {
                         let secrets = (!self.args.show_secrets).then_some(&*report.outcome.secrets);
-                        output::json_list(&mut said.stdout, &report.outcome.documents, secrets);
+                        let shown = bundle::stream_positions(
+                            &report.outcome.documents,
+                            self.args.all_documents,
+                        );
+                        output::json_list(&mut said.stdout, &shown, secrets);
                     }
                 }
                 Ok(0)

@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::atomic::STAGED_PREFIX;
-use crate::document::{DocId, Document, Origin};
+use crate::document::{DocId, Document, Object, Origin};
 use crate::writeback::{self, Source};
 use crate::yaml::{self, YamlError};
 
@@ -358,6 +358,32 @@ impl Bundle {
         let mut out = String::new();
         for doc in result {
             append_document(&mut out, &self.text_of(doc, &mut edited));
+        }
+        out
+    }
+
+    /// The result as a KRM stream, what `kpt fn sink` and `kubectl apply -f -`
+    /// take: manifests only (no kustomizations, which have no kind, nor
+    /// the pipeline) unless `all_documents`, each annotated with the file
+    /// it is written to and its index there, as `kpt fn source` does. The
+    /// annotations are added to each document's text, which is otherwise
+    /// as [`stream`](Self::stream) gives it.
+    pub fn krm_stream(&self, result: &[Document], all_documents: bool) -> String {
+        let mut edited = self.edit_changed(result);
+        let shown: Vec<(&Document, usize, Cow<'_, str>)> = stream_positions(result, all_documents)
+            .into_iter()
+            .map(|(doc, index)| (doc, index, self.text_of(doc, &mut edited)))
+            .collect();
+        let annotate =
+            |(doc, index, text): &(&Document, usize, Cow<'_, str>)| annotated(text, doc, *index);
+        let texts: Vec<String> = if shown.len() < PARALLEL_EDITS {
+            shown.iter().map(annotate).collect()
+        } else {
+            shown.par_iter().map(annotate).collect()
+        };
+        let mut out = String::new();
+        for text in texts {
+            append_document(&mut out, &text);
         }
         out
     }
@@ -725,6 +751,58 @@ fn append_document(out: &mut String, text: &str) {
     if !out.ends_with('\n') {
         out.push('\n');
     }
+}
+
+/// A Kubernetes object: it has an apiVersion and a kind, and is not the
+/// pipeline that ran.
+pub fn is_manifest(doc: &Document) -> bool {
+    !doc.api_version().is_empty() && !doc.kind().is_empty() && !crate::pipeline::is_pipeline(doc)
+}
+
+/// The documents of `result` a KRM stream shows (manifests only unless
+/// `all_documents`), each with its index in the file it is written to.
+pub fn stream_positions(result: &[Document], all_documents: bool) -> Vec<(&Document, usize)> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    result
+        .iter()
+        .filter_map(|doc| {
+            let count = counts.entry(doc.path.as_str()).or_default();
+            let index = *count;
+            *count += 1;
+            (all_documents || is_manifest(doc)).then_some((doc, index))
+        })
+        .collect()
+}
+
+/// The path and index annotations `kpt fn source` gives a document.
+pub const PATH_ANNOTATION: &str = "config.kubernetes.io/path";
+/// See [`PATH_ANNOTATION`].
+pub const INDEX_ANNOTATION: &str = "config.kubernetes.io/index";
+
+/// `text`, which reads as `doc`, with [`PATH_ANNOTATION`] and
+/// [`INDEX_ANNOTATION`] added: appended to `metadata` when the text is
+/// plain enough, else edited in through the syntax tree; checked either way
+/// to read back as the document with its annotations.
+fn annotated(text: &str, doc: &Document, index: usize) -> String {
+    let index = index.to_string();
+    let entries = [
+        (PATH_ANNOTATION, doc.path.as_str()),
+        (INDEX_ANNOTATION, index.as_str()),
+    ];
+    let mut updated = doc.content.clone();
+    let annotations = mooring_model::object_entry(
+        mooring_model::object_entry(&mut updated, "metadata"),
+        "annotations",
+    );
+    for (key, value) in entries {
+        annotations.insert(key.to_owned(), Value::from(value));
+    }
+    if let Some(fast) = crate::edit::append_annotations(text, &entries)
+        && yaml::read_object(&fast).as_ref() == Some(&updated)
+    {
+        return fast;
+    }
+    yaml::render_edit(text, &doc.content, &updated).text
 }
 
 /// The files of `result` that hold credentials (a `KubeConfig` or a

@@ -103,6 +103,64 @@ fn diff_mapping(
     Ok(())
 }
 
+/// `text` with a new `annotations:` mapping holding `entries` appended to
+/// its root's block `metadata:` mapping, in that mapping's indentation;
+/// `None` when the text is not that plain (no block `metadata:` with
+/// entries, one that already has `annotations:`, CRLF), and the caller
+/// edits through the syntax tree instead. Annotating every document of a
+/// stream this way is a single scan where the syntax tree costs about
+/// 30 µs a document; the caller checks the result reads back as intended.
+pub fn append_annotations(text: &str, entries: &[(&str, &str)]) -> Option<String> {
+    if text.contains('\r') {
+        return None;
+    }
+    let mut offset = 0;
+    let mut lines = text.split_inclusive('\n');
+    // The root's `metadata:` key, alone on its line but for a comment.
+    for line in lines.by_ref() {
+        offset += line.len();
+        if let Some(rest) = line.strip_prefix("metadata:")
+            && (rest.trim().is_empty() || rest.trim_start().starts_with('#'))
+        {
+            break;
+        }
+    }
+    // Its entries: every line indented further, up to the next line that
+    // is not (comments and blank lines do not end it).
+    let (mut indent, mut end) = (None, None);
+    for line in lines {
+        let content = line.trim_start_matches(' ');
+        let depth = line.len() - content.len();
+        if content.trim().is_empty() || content.starts_with('#') {
+            offset += line.len();
+            continue;
+        }
+        if depth == 0 {
+            break;
+        }
+        let child = *indent.get_or_insert(depth);
+        if depth == child && content.starts_with("annotations:") {
+            return None;
+        }
+        offset += line.len();
+        end = Some(offset);
+    }
+    let (indent, end) = (" ".repeat(indent?), end?);
+    let mut out = String::with_capacity(text.len() + 64 * (entries.len() + 1));
+    out.push_str(&text[..end]);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&format!("{indent}annotations:\n"));
+    for (key, value) in entries {
+        // JSON strings are YAML double-quoted scalars.
+        let value = Value::String((*value).to_owned());
+        out.push_str(&format!("{indent}{indent}{key}: {value}\n"));
+    }
+    out.push_str(&text[end..]);
+    Some(out)
+}
+
 /// Where the node at `path` (mapping keys and list indices) starts in
 /// `text`: 1-based line and column, for pointing at a field in a file.
 pub fn position(text: &str, path: &[&str]) -> Option<(usize, usize)> {
@@ -351,6 +409,38 @@ fn render(
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
+
+    use super::append_annotations;
+
+    const PATH: &[(&str, &str)] = &[("config.kubernetes.io/path", "a/b.yaml")];
+
+    #[test]
+    fn annotations_go_at_the_end_of_metadata_in_its_indentation() {
+        let text = "# about a\nkind: X\nmetadata: # the id\n    name: a\n    labels:\n        x: y\n\n# spec next\nspec: {}\n";
+        assert_eq!(
+            append_annotations(text, PATH).unwrap(),
+            "# about a\nkind: X\nmetadata: # the id\n    name: a\n    labels:\n        x: y\n    \
+             annotations:\n        config.kubernetes.io/path: \"a/b.yaml\"\n\n# spec next\nspec: {}\n"
+        );
+        // Last in the document, without a final newline.
+        assert_eq!(
+            append_annotations("metadata:\n  name: a", PATH).unwrap(),
+            "metadata:\n  name: a\n  annotations:\n    config.kubernetes.io/path: \"a/b.yaml\"\n"
+        );
+    }
+
+    #[test]
+    fn what_is_not_plain_is_left_to_the_syntax_tree() {
+        for text in [
+            "metadata: {name: a}\n",
+            "metadata:\n  annotations: {}\n  name: a\n",
+            "metadata:\r\n  name: a\r\n",
+            "metadata:\nspec: {}\n",
+            "kind: List\n",
+        ] {
+            assert_eq!(append_annotations(text, PATH), None, "{text:?}");
+        }
+    }
     use serde_json::{Map, Value, json};
 
     use crate::yaml::{read_object, render_document};

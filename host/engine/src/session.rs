@@ -63,6 +63,9 @@ pub struct BundleRun<'a> {
     pub show_secrets: bool,
     /// Write nothing when a step reported a warning, as for an error.
     pub strict: bool,
+    /// A stream shows kustomizations and the pipeline too, not only
+    /// manifests.
+    pub all_documents: bool,
 }
 
 /// What a bundle run did.
@@ -209,7 +212,7 @@ pub fn run_bundle(
             written: Written::Nothing,
         });
     }
-    let mut written = write(&bundle, &outcome.documents, run.destination)?;
+    let mut written = write(&bundle, &outcome.documents, run)?;
     if !run.show_secrets {
         let redact = |text: &mut String| *text = outcome.secrets.redact(text);
         match &mut written {
@@ -297,10 +300,13 @@ fn load<'a>(run: &BundleRun<'a>) -> Result<Loaded<'a>, RunError> {
 fn write(
     bundle: &Bundle,
     documents: &[Document],
-    destination: Destination<'_>,
+    run: &BundleRun<'_>,
 ) -> Result<Written, RunError> {
+    let destination = run.destination;
     if let Destination::Stream = destination {
-        return Ok(Written::Stream(bundle.stream(documents)));
+        return Ok(Written::Stream(
+            bundle.krm_stream(documents, run.all_documents),
+        ));
     }
     let changes = bundle.render(documents);
     if let Destination::Diff = destination {
