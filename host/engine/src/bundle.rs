@@ -780,9 +780,7 @@ pub const PATH_ANNOTATION: &str = "config.kubernetes.io/path";
 pub const INDEX_ANNOTATION: &str = "config.kubernetes.io/index";
 
 /// `text`, which reads as `doc`, with [`PATH_ANNOTATION`] and
-/// [`INDEX_ANNOTATION`] added: appended to `metadata` when the text is
-/// plain enough, else edited in through the syntax tree; checked either way
-/// to read back as the document with its annotations.
+/// [`INDEX_ANNOTATION`] added where they go in its own text.
 fn annotated(text: &str, doc: &Document, index: usize) -> String {
     let index = index.to_string();
     let entries = [
@@ -796,11 +794,6 @@ fn annotated(text: &str, doc: &Document, index: usize) -> String {
     );
     for (key, value) in entries {
         annotations.insert(key.to_owned(), Value::from(value));
-    }
-    if let Some(fast) = crate::edit::append_annotations(text, &entries)
-        && yaml::read_object(&fast).as_ref() == Some(&updated)
-    {
-        return fast;
     }
     yaml::render_edit(text, &doc.content, &updated).text
 }

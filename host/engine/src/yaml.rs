@@ -194,8 +194,11 @@ pub fn render_edit(
     original: &Map<String, Value>,
     updated: &Map<String, Value>,
 ) -> Rendered {
-    if let Ok(text) = crate::edit::rewrite(original_text, original, updated)
-        && read_object(&text).as_ref() == Some(updated)
+    let appended = || crate::edit::append_new_keys(original_text, original, updated);
+    let rewritten = || crate::edit::rewrite(original_text, original, updated).ok();
+    if let Some(text) = appended()
+        .filter(|text| read_object(text).as_ref() == Some(updated))
+        .or_else(|| rewritten().filter(|text| read_object(text).as_ref() == Some(updated)))
     {
         return Rendered {
             text,
