@@ -395,3 +395,46 @@ fn the_stream_on_stdout_is_a_krm_stream_kpt_fn_sink_writes_back() {
             .contains("config.kubernetes.io/path: kustomization.yaml\n")
     );
 }
+
+/// On a terminal a fleet run shows a bar counting bundles (and failures);
+/// piped, as here and in CI, stderr stays plain lines.
+#[test]
+fn a_fleet_shows_progress_on_a_terminal_and_plain_lines_otherwise() {
+    let Some(script) = crate::util::tool("script") else {
+        return;
+    };
+    let sites: Vec<tempfile::TempDir> = (0..3).map(|_| example_bundle(SITE)).collect();
+    let broken = example_bundle(SITE);
+    fs::write(broken.path().join("broken.yaml"), "a: [1,\n").unwrap();
+    let mut command = vec![
+        crate::util::binary().display().to_string(),
+        "run".to_owned(),
+    ];
+    command.extend(
+        sites
+            .iter()
+            .chain([&broken])
+            .map(|s| s.path().display().to_string()),
+    );
+    command.extend(["--diff".to_owned(), "--cache-dir".to_owned()]);
+    command.push(crate::util::cache_dir().display().to_string());
+    // `script` gives the command a terminal and copies what it shows.
+    let shown = std::process::Command::new(script)
+        .args(["-qec", &command.join(" "), "/dev/null"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout).replace('\r', "\n");
+    assert!(shown.contains("4/4 bundles"), "{shown}");
+    assert!(shown.contains("(1 failed)"), "{shown}");
+
+    let piped = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&piped.stderr);
+    assert!(
+        !stderr.contains("/4 bundles") && !stderr.contains('\r'),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 of 4 bundles failed"), "{stderr}");
+}

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Duration;
 
 use mooring_engine::execute::CredentialSource;
@@ -370,14 +371,12 @@ impl Context<'_> {
     /// did and said, in the bundles' order.
     fn run_fleet(&self, outputs: &[Option<PathBuf>], threads: usize) -> Result<Vec<Done>, Failure> {
         let args = self.args;
-        let started = Instant::now();
-        let total = args.bundles.len();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .map_err(|e| failed(anyhow!(e).context("failed to start the worker threads")))?;
-        let finished = AtomicUsize::new(0);
-        let show_progress = io::stderr().is_terminal();
+        let progress = progress_bar(args.bundles.len(), self.global.quiet);
+        let failures = AtomicUsize::new(0);
         let done = pool.install(|| {
             args.bundles
                 .par_iter()
@@ -390,19 +389,34 @@ impl Context<'_> {
                     };
                     let mut said = Said::default();
                     let result = self.one(bundle, destination, &mut said);
-                    let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
-                    if show_progress && started.elapsed().as_secs_f64() > 1.0 {
-                        eprint!("\rmooring: {done}/{total} bundles");
+                    if result.is_err() {
+                        let failed = failures.fetch_add(1, Ordering::Relaxed) + 1;
+                        progress.set_message(format!("({failed} failed)"));
                     }
+                    progress.inc(1);
                     (result, said)
                 })
                 .collect()
         });
-        if show_progress && started.elapsed().as_secs_f64() > 1.0 {
-            eprintln!();
-        }
+        progress.finish_and_clear();
         Ok(done)
     }
+}
+
+/// A bar counting a fleet's bundles on stderr when it is a terminal (and
+/// not `-q`); hidden otherwise, so logs and CI output stay plain lines.
+fn progress_bar(total: usize, quiet: bool) -> ProgressBar {
+    if quiet || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total as u64);
+    let style = ProgressStyle::with_template(
+        "mooring: {bar:30} {pos}/{len} bundles, {elapsed} elapsed, about {eta} left {msg}",
+    );
+    if let Ok(style) = style {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// A YAML stream on stdin, bounded like a bundle file.
