@@ -55,7 +55,11 @@ fn pipeline(steps: usize) -> Pipeline {
 
 fn runtime() -> Runtime {
     let cache = std::env::temp_dir().join("mooring-bench-cache");
-    Runtime::new(RuntimeOptions { cache: Some(cache) }).unwrap()
+    Runtime::new(RuntimeOptions {
+        cache: Some(cache),
+        registry: None,
+    })
+    .unwrap()
 }
 
 /// The `set-metadata` transform written in the host, through the same
@@ -96,7 +100,7 @@ fn three_steps_wasm(bencher: Bencher, count: usize) {
 }
 
 fn set_metadata() -> Vec<u8> {
-    guests::fetch(&GuestRef::Builtin("set-metadata".to_owned()))
+    guests::fetch(&GuestRef::Builtin("set-metadata".to_owned()), None)
         .unwrap()
         .into_owned()
 }
@@ -105,7 +109,13 @@ fn set_metadata() -> Vec<u8> {
 fn guest_compile(bencher: Bencher) {
     let wasm = set_metadata();
     bencher
-        .with_inputs(|| Runtime::new(RuntimeOptions { cache: None }).unwrap())
+        .with_inputs(|| {
+            Runtime::new(RuntimeOptions {
+                cache: None,
+                registry: None,
+            })
+            .unwrap()
+        })
         .bench_local_values(|runtime| runtime.load("set-metadata", &wasm).map(drop).unwrap());
 }
 

@@ -45,6 +45,7 @@ mod kubeconfig;
 mod kubeconfig_rewrite;
 mod overlays;
 mod provider_filter;
+mod registry;
 mod results;
 mod run;
 mod sandbox;

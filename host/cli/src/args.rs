@@ -8,6 +8,7 @@ use mooring_engine::execute::{CredentialSource, NoCredentials};
 use mooring_engine::policy::Policy;
 use mooring_engine::runtime::{Runtime, RuntimeOptions, StartError};
 use mooring_kube::store::FileStore;
+use mooring_oci::OciRegistry;
 
 use crate::author::NewGuestArgs;
 use crate::exit::{
@@ -49,6 +50,10 @@ pub(crate) struct GlobalArgs {
     /// Compile guests on every run instead of caching them
     #[arg(long, global = true)]
     pub(crate) no_cache: bool,
+    /// Pull no OCI guest: use only those stored by earlier runs (in the
+    /// cache directory's oci/ store)
+    #[arg(long, global = true, env = "MOORING_OFFLINE")]
+    pub(crate) offline: bool,
     /// The operator's policy: what pipelines may be given beyond the defaults [default: $XDG_CONFIG_HOME/mooring/policy.yaml, else ~/.config/mooring/policy.yaml]
     #[arg(long, global = true, env = "MOORING_POLICY", value_name = "FILE")]
     pub(crate) policy: Option<PathBuf>,
@@ -63,19 +68,20 @@ pub(crate) struct GlobalArgs {
 impl GlobalArgs {
     /// The WebAssembly runtime, with the compiled-guest cache unless it is off.
     pub(crate) fn runtime(&self) -> Result<Runtime, Failure> {
-        let cache = if self.no_cache {
-            None
-        } else {
-            self.cache_dir.clone().or_else(|| {
-                let base = std::env::var_os("XDG_CACHE_HOME")
-                    .map(PathBuf::from)
-                    .or_else(|| {
-                        std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache"))
-                    })?;
-                Some(base.join("mooring"))
-            })
-        };
-        Runtime::new(RuntimeOptions { cache }).map_err(|e| match e {
+        let base = self.cache_dir.clone().or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))?;
+            Some(base.join("mooring"))
+        });
+        // Pulled guests are kept even with --no-cache: that flag is about
+        // compiled code, and an offline run needs what was pulled.
+        let registry = base.as_ref().map(|dir| {
+            Box::new(OciRegistry::new(dir.join("oci"), self.offline, None))
+                as Box<dyn mooring_engine::guests::Registry>
+        });
+        let cache = base.filter(|_| !self.no_cache);
+        Runtime::new(RuntimeOptions { cache, registry }).map_err(|e| match e {
             StartError::Cache(_) => input(e),
             StartError::Engine(_) => failed(e),
         })
@@ -151,10 +157,27 @@ pub(crate) enum Command {
     #[command(subcommand, after_help = KUBECONFIG_EXIT_CODES)]
     Kubeconfig(KubeconfigCommand),
     /// Show what a component imports and exports, and whether mooring runs it
+    ///
+    /// A .wasm file is read and checked; an OCI reference
+    /// (registry/repository:tag or @sha256:...) has its manifest read,
+    /// without pulling the component.
     #[command(after_help = INSPECT_EXIT_CODES)]
     Inspect {
+        /// The component: a .wasm file or an OCI reference
+        wasm: PathBuf,
+    },
+    /// Publish a guest as an OCI artifact (the wasm layout wkg and oras use)
+    ///
+    /// The component must be one mooring runs; its WIT world goes in the
+    /// manifest's annotations. Prints the manifest digest a pipeline pins
+    /// (`guest: REF@sha256:...`). Credentials come from the docker config
+    /// file ($DOCKER_CONFIG/config.json, else ~/.docker/config.json).
+    #[command(after_help = INSPECT_EXIT_CODES)]
+    Push {
         /// The component (`.wasm`)
         wasm: PathBuf,
+        /// Where: registry/repository:tag
+        reference: String,
     },
     /// Print a shell completion script
     ///

@@ -50,6 +50,13 @@ pub(crate) fn new_guest(args: &NewGuestArgs) -> Result<(), Failure> {
 }
 
 pub(crate) fn inspect(global: &GlobalArgs, wasm: &Path) -> Result<(), Failure> {
+    if !wasm.exists()
+        && let Some(reference) = wasm
+            .to_str()
+            .filter(|r| r.contains('/') && !r.ends_with(".wasm"))
+    {
+        return inspect_reference(reference);
+    }
     let bytes = std::fs::read(wasm)
         .map_err(|e| input(anyhow!(e).context(format!("failed to read {}", wasm.display()))))?;
     let runtime = global.runtime()?;
@@ -90,8 +97,8 @@ pub(crate) fn describe(global: &GlobalArgs, name: &str) -> Result<(), Failure> {
     } else {
         GuestRef::Builtin(name.to_owned())
     };
-    let wasm = guests::fetch(&guest).map_err(input)?;
     let runtime = global.runtime()?;
+    let wasm = guests::fetch(&guest, runtime.registry()).map_err(input)?;
     let loaded = runtime.load(name, &wasm).map_err(input)?;
     let described = runtime.describe(&loaded).map_err(failed)?;
     let Some(description) = described else {
@@ -115,4 +122,86 @@ pub(crate) fn describe(global: &GlobalArgs, name: &str) -> Result<(), Failure> {
         }
     }
     output::stdout(text.as_bytes())
+}
+
+/// `mooring inspect REF`: the manifest of a published guest, and whether
+/// mooring runs it by the WIT world it was pushed for.
+fn inspect_reference(reference: &str) -> Result<(), Failure> {
+    let reference = reference.strip_prefix("oci://").unwrap_or(reference);
+    let auth = mooring_oci::credentials::for_reference(reference, None).map_err(input)?;
+    let inspected = mooring_oci::inspect(reference, &auth).map_err(input)?;
+    let mut text = format!(
+        "{reference}: manifest sha256:{}\nconfig: {}\nlayers:\n",
+        inspected.manifest_digest, inspected.config_media_type
+    );
+    for (media_type, size) in &inspected.layers {
+        text.push_str(&format!("  {media_type} ({size} bytes)\n"));
+    }
+    if !inspected.annotations.is_empty() {
+        text.push_str("annotations:\n");
+        for (key, value) in &inspected.annotations {
+            text.push_str(&format!("  {key}: {value}\n"));
+        }
+    }
+    let ours = format!("{WIT_PACKAGE}@{WIT_VERSION}");
+    let verdict = match inspected.annotations.get(mooring_oci::WIT_ANNOTATION) {
+        Some(world) if *world == ours => Ok(format!(
+            "built for {ours}: mooring runs it (pin it as {}@sha256:{})\n",
+            guests::oci_repository(reference),
+            inspected.manifest_digest
+        )),
+        Some(world) => Err(format!(
+            "built for {world}, and mooring runs {ours}: rebuild it against {ours}"
+        )),
+        None => Err(format!(
+            "the manifest names no WIT world ({}); pull it and inspect the .wasm to know",
+            mooring_oci::WIT_ANNOTATION
+        )),
+    };
+    match verdict {
+        Ok(line) => {
+            text.push_str(&line);
+            output::stdout(text.as_bytes())
+        }
+        Err(why) => {
+            output::stdout(text.as_bytes())?;
+            Err(input(anyhow!("{reference}: {why}")))
+        }
+    }
+}
+
+/// `mooring push FILE REF`: publishes a guest mooring runs, and prints the
+/// digest a pipeline pins.
+pub(crate) fn push(global: &GlobalArgs, wasm: &Path, reference: &str) -> Result<(), Failure> {
+    let bytes = std::fs::read(wasm)
+        .map_err(|e| input(anyhow!(e).context(format!("failed to read {}", wasm.display()))))?;
+    let runtime = global.runtime()?;
+    let inspection = runtime
+        .inspect(&wasm.display().to_string(), &bytes)
+        .map_err(input)?;
+    inspection.verdict.map_err(|e| {
+        input(anyhow!(e).context(format!(
+            "{} is not a guest mooring runs, so it is not pushed",
+            wasm.display()
+        )))
+    })?;
+    let reference = reference.strip_prefix("oci://").unwrap_or(reference);
+    let auth = mooring_oci::credentials::for_reference(reference, None).map_err(input)?;
+    let world = format!("{WIT_PACKAGE}@{WIT_VERSION}");
+    let pushed = mooring_oci::push(
+        &bytes,
+        reference,
+        Some(&world),
+        (&inspection.exports, &inspection.imports),
+        &auth,
+    )
+    .map_err(failed)?;
+    let repository = guests::oci_repository(reference);
+    output::stdout(
+        format!(
+            "pushed {reference}: manifest sha256:{0}\npin it in a step as  guest: {repository}@sha256:{0}\n",
+            pushed.manifest_digest
+        )
+        .as_bytes(),
+    )
 }

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         },
         Command::NewGuest(args) => author::new_guest(args),
         Command::Inspect { wasm } => author::inspect(&cli.global, wasm),
+        Command::Push { wasm, reference } => author::push(&cli.global, wasm, reference),
         Command::Kubeconfig(command) => kubeconfig::kubeconfig(&cli.global, command),
         Command::Completions { shell } => output::completions(*shell),
         Command::Man { command } => output::man_page(command.as_deref()),

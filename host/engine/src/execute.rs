@@ -465,7 +465,8 @@ fn load_guests(
             earlier: None,
         };
         if !loaded.contains_key(&step.guest) {
-            let wasm = guests::fetch(&step.guest).map_err(|e| fail(e.into()))?;
+            let wasm =
+                guests::fetch(&step.guest, runtime.registry()).map_err(|e| fail(e.into()))?;
             let guest = runtime.load(&name, &wasm).map_err(|e| fail(e.into()))?;
             loaded.insert(step.guest.clone(), guest);
         }

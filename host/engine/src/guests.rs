@@ -1,6 +1,8 @@
 //! Where a step's guest comes from: a standard guest built into the binary
-//! (`mooring-guests`), or a `.wasm` file named by a pipeline, checked
-//! against its sha256 pin.
+//! (`mooring-guests`), a `.wasm` file named by a pipeline, checked against
+//! its sha256 pin, or an OCI artifact, which a [`Registry`] the binary
+//! provides pulls and checks against its digest pin (the engine itself
+//! opens no connection).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -21,6 +23,14 @@ pub enum GuestRef {
         /// Lowercase hex sha256 the file must have.
         sha256: Option<String>,
     },
+    /// A component published as an OCI artifact.
+    Oci {
+        /// `registry/repository[:tag]`, without any digest.
+        reference: String,
+        /// Lowercase hex sha256 its manifest must have (`@sha256:` or the
+        /// step's `sha256:`).
+        digest: Option<String>,
+    },
 }
 
 impl GuestRef {
@@ -29,8 +39,39 @@ impl GuestRef {
         match self {
             GuestRef::Builtin(name) => name.clone(),
             GuestRef::File { path, .. } => path.display().to_string(),
+            GuestRef::Oci { reference, digest } => match digest {
+                Some(digest) => format!("{reference}@sha256:{digest}"),
+                None => reference.clone(),
+            },
         }
     }
+}
+
+/// The repository of an OCI reference: without its tag or digest
+/// (`r.example:5000/g/x:1.0` is `r.example:5000/g/x`).
+pub fn oci_repository(reference: &str) -> &str {
+    let name = reference.split('@').next().unwrap_or(reference);
+    name.rsplit_once(':')
+        .filter(|(_, tag)| !tag.contains('/'))
+        .map_or(name, |(repository, _)| repository)
+}
+
+/// What pulls OCI guests for the engine: the binary's registry client and
+/// its store of pulled artifacts.
+pub trait Registry: Send + Sync + std::fmt::Debug {
+    /// The component at `reference` (no digest in it), whose manifest must
+    /// have sha256 `digest` when one is given: the manifest's digest and the
+    /// component's bytes, each checked against the digests that name them.
+    fn pull(&self, reference: &str, digest: Option<&str>) -> Result<Pulled, String>;
+}
+
+/// A component pulled from a registry (or its store).
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// Lowercase hex sha256 of its manifest: what a pin names.
+    pub manifest_digest: String,
+    /// The component.
+    pub wasm: Vec<u8>,
 }
 
 /// Every standard guest, by name.
@@ -61,6 +102,20 @@ pub enum GuestError {
         #[source]
         source: Box<crate::trust::TrustError>,
     },
+    /// An OCI guest, and no registry client to pull it.
+    #[error("guest {reference} is an OCI artifact, and this host has no registry client")]
+    NoRegistry {
+        /// The reference.
+        reference: String,
+    },
+    /// The registry client could not pull it.
+    #[error("failed to pull guest {reference}: {message}")]
+    Pull {
+        /// The reference.
+        reference: String,
+        /// Why, as the client says.
+        message: String,
+    },
     /// The file is not the one the pipeline pinned.
     #[error(
         "guest file {path} has sha256 {actual}, but the pipeline pins {expected}; refusing to run it"
@@ -79,8 +134,12 @@ pub enum GuestError {
 /// KiB): a FIFO or `/dev/zero` named as a guest cannot hang or fill memory.
 pub const MAX_GUEST_BYTES: u64 = 64 << 20;
 
-/// The component bytes for a guest reference, pin checked.
-pub fn fetch(guest: &GuestRef) -> Result<Cow<'static, [u8]>, GuestError> {
+/// The component bytes for a guest reference, pin checked; OCI guests come
+/// through `registry`.
+pub fn fetch(
+    guest: &GuestRef,
+    registry: Option<&dyn Registry>,
+) -> Result<Cow<'static, [u8]>, GuestError> {
     match guest {
         GuestRef::Builtin(name) => standard()
             .find(|g| g.name == name)
@@ -108,6 +167,30 @@ pub fn fetch(guest: &GuestRef) -> Result<Cow<'static, [u8]>, GuestError> {
                 }
             }
             Ok(Cow::Owned(bytes))
+        }
+        GuestRef::Oci { reference, digest } => {
+            let registry = registry.ok_or_else(|| GuestError::NoRegistry {
+                reference: reference.clone(),
+            })?;
+            let pulled = registry
+                .pull(reference, digest.as_deref())
+                .map_err(|message| GuestError::Pull {
+                    reference: reference.clone(),
+                    message,
+                })?;
+            // The client checked; the engine does not take its word for it.
+            if let Some(expected) = digest
+                && &pulled.manifest_digest != expected
+            {
+                return Err(GuestError::Pull {
+                    reference: reference.clone(),
+                    message: format!(
+                        "it resolves to manifest sha256:{}, but the pipeline pins sha256:{expected}; refusing to run it",
+                        pulled.manifest_digest
+                    ),
+                });
+            }
+            Ok(Cow::Owned(pulled.wasm))
         }
     }
 }

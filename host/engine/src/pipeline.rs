@@ -301,6 +301,16 @@ fn guest_ref(guest: &str, sha256: Option<String>, base: &Path) -> Result<GuestRe
     if guest.is_empty() {
         return Err("`guest` is empty; name a built-in guest or a .wasm file".to_owned());
     }
+    if let Some(pin) = &sha256
+        && !(pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(format!(
+            "`sha256` must be 64 hexadecimal digits, found {pin:?}"
+        ));
+    }
+    if let Some(reference) = oci_reference(guest) {
+        return oci_guest(reference, sha256.map(|s| s.to_ascii_lowercase()));
+    }
     if !guest.ends_with(".wasm") {
         if sha256.is_some() {
             return Err(format!(
@@ -309,16 +319,60 @@ fn guest_ref(guest: &str, sha256: Option<String>, base: &Path) -> Result<GuestRe
         }
         return Ok(GuestRef::Builtin(guest.to_owned()));
     }
-    if let Some(pin) = &sha256
-        && !(pin.len() == 64 && pin.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Err(format!(
-            "`sha256` must be 64 hexadecimal digits, found {pin:?}"
-        ));
-    }
     Ok(GuestRef::File {
         path: base.join(guest),
         sha256: sha256.map(|s| s.to_ascii_lowercase()),
+    })
+}
+
+/// The OCI reference a step's `guest` names: `oci://` and a reference, or
+/// a `registry/repository[:tag][@sha256:...]` (it has a `/` and is not a
+/// `.wasm` path).
+fn oci_reference(guest: &str) -> Option<&str> {
+    guest
+        .strip_prefix("oci://")
+        .or_else(|| (guest.contains('/') && !guest.ends_with(".wasm")).then_some(guest))
+}
+
+/// An OCI guest: its reference without a digest, and the digest from
+/// `@sha256:` or the step's `sha256:` (which must agree).
+fn oci_guest(reference: &str, pin: Option<String>) -> Result<GuestRef, String> {
+    let (name, digest) = match reference.split_once('@') {
+        Some((name, digest)) => {
+            let hex = digest
+                .strip_prefix("sha256:")
+                .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .ok_or_else(|| {
+                    format!("`{reference}`: a digest is @sha256: and 64 hexadecimal digits")
+                })?;
+            (name, Some(hex.to_ascii_lowercase()))
+        }
+        None => (reference, None),
+    };
+    let well_formed = name.split_once('/').is_some_and(|(registry, repository)| {
+        !registry.is_empty()
+            && !repository.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:[]".contains(&b))
+    });
+    if !well_formed {
+        return Err(format!(
+            "`{reference}` is not an OCI reference registry/repository[:tag][@sha256:digest] \
+             (repositories are lowercase); a built-in guest has no `/`, a file ends in .wasm"
+        ));
+    }
+    let digest = match (digest, pin) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(format!(
+                "`{reference}` and `sha256: {b}` pin different digests; keep one"
+            ));
+        }
+        (a, b) => a.or(b),
+    };
+    Ok(GuestRef::Oci {
+        reference: name.to_owned(),
+        digest,
     })
 }
 
@@ -337,6 +391,11 @@ fn default_step_name(guest: &GuestRef) -> String {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "step".to_owned()),
+        // The repository's last segment, without its tag.
+        GuestRef::Oci { reference, .. } => {
+            let last = reference.rsplit('/').next().unwrap_or(reference);
+            last.split(':').next().unwrap_or(last).to_owned()
+        }
     }
 }
 
@@ -353,6 +412,34 @@ mod tests {
     }
 
     const HEAD: &str = "apiVersion: mooring.dev/v1alpha1\nkind: Pipeline\nmetadata: {name: demo}\n";
+
+    #[test]
+    fn oci_guests_are_named_by_reference_and_pinned_by_one_digest() {
+        let hex = "ab".repeat(32);
+        let guest = |text: &str, pin: Option<&str>| guest_ref(text, pin.map(str::to_owned), Path::new("/b"));
+        let oci = |reference: &str, digest: Option<&str>| GuestRef::Oci {
+            reference: reference.to_owned(),
+            digest: digest.map(str::to_owned),
+        };
+        assert_eq!(guest("r.example:5000/g/x:1.0", None), Ok(oci("r.example:5000/g/x:1.0", None)));
+        assert_eq!(
+            guest(&format!("oci://r.example/g/x@sha256:{}", hex.to_uppercase()), None),
+            Ok(oci("r.example/g/x", Some(&hex)))
+        );
+        assert_eq!(guest("r.example/g/x:1", Some(&hex)), Ok(oci("r.example/g/x:1", Some(&hex))));
+        assert_eq!(default_step_name(&oci("r.example:5000/g/x:1.0", None)), "x");
+        for (bad, why) in [
+            (format!("r.example/g/x@sha256:{hex}"), Some("cd".repeat(32))),
+            ("r.example/g/x@sha256:12".to_owned(), None),
+            ("r.example/G/X".to_owned(), None),
+            ("oci://nothing".to_owned(), None),
+        ] {
+            assert!(guest(&bad, why.as_deref()).is_err(), "{bad}");
+        }
+        // A path to a component is still a file, a bare name a built-in.
+        assert!(matches!(guest("g/x.wasm", None), Ok(GuestRef::File { .. })));
+        assert!(matches!(guest("set-metadata", None), Ok(GuestRef::Builtin(_))));
+    }
 
     #[test]
     fn steps_get_names_guests_and_defaults() {

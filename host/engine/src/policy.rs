@@ -71,13 +71,26 @@ impl Default for Approvals {
 pub enum GuestApproval {
     /// Any `.wasm` file below this directory (or this file).
     Path(PathBuf),
-    /// A component with this sha256, wherever it is.
+    /// A component with this sha256, wherever it is (for an OCI guest, the
+    /// sha256 of its manifest).
     Digest(String),
+    /// Any OCI guest in this registry or repository (`oci://` and a prefix
+    /// of its reference, ending at a `/`).
+    Registry(String),
 }
 
 impl GuestApproval {
-    /// Reads `sha256:<hex>` or a path.
+    /// Reads `sha256:<hex>`, `oci://<registry>[/<repository>]` or a path.
     pub fn parse(text: &str) -> Result<Self, String> {
+        if let Some(prefix) = text.strip_prefix("oci://") {
+            let prefix = prefix.trim_end_matches('/');
+            if prefix.is_empty() || prefix.contains(['@', ' ']) {
+                return Err(format!(
+                    "{text:?}: approve a registry or repository as oci://HOST[:PORT][/REPOSITORY]"
+                ));
+            }
+            return Ok(GuestApproval::Registry(prefix.to_owned()));
+        }
         match text.strip_prefix("sha256:") {
             Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 Ok(GuestApproval::Digest(hex.to_ascii_lowercase()))
@@ -127,6 +140,16 @@ impl Approvals {
                     format!("the credentials of cluster `{cluster}`"),
                     format!("--allow-credentials {cluster}"),
                     format!("credentials: [{cluster}]"),
+                ));
+            }
+            if let GuestRef::Oci { reference, digest } = &step.guest
+                && !self.approves_oci(reference, digest.as_deref())
+            {
+                let repository = crate::guests::oci_repository(reference);
+                return Err(refuse(
+                    format!("guest {}", step.guest.display_name()),
+                    format!("--allow-guests oci://{repository}"),
+                    format!("guests: [\"oci://{repository}\"]"),
                 ));
             }
             if let GuestRef::File { path, sha256 } = &step.guest
@@ -187,6 +210,25 @@ impl Approvals {
                 (Some(file), Ok(dir)) => file.starts_with(dir),
                 _ => false,
             },
+            GuestApproval::Registry(_) => false,
+        })
+    }
+
+    /// True when the OCI guest `reference`, pinned to `digest` or not, is
+    /// approved: its manifest digest is, or its registry or repository.
+    fn approves_oci(&self, reference: &str, digest: Option<&str>) -> bool {
+        self.guests.iter().any(|approval| match approval {
+            GuestApproval::Digest(approved) => digest == Some(approved.as_str()),
+            // A registry approves its repositories; a repository its tags
+            // (after a registry, `:` starts a port: another registry).
+            GuestApproval::Registry(prefix) => reference
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|rest| {
+                    rest.is_empty()
+                        || rest.starts_with('/')
+                        || (rest.starts_with(':') && prefix.contains('/'))
+                }),
+            GuestApproval::Path(_) => false,
         })
     }
 
@@ -379,6 +421,32 @@ mod tests {
             first_line: 1,
         };
         Pipeline::from_chunk("p.yaml", &chunk, Path::new("/bundle")).unwrap()
+    }
+
+    #[test]
+    fn registry_guests_are_approved_by_registry_repository_or_digest() {
+        let hex = "ab".repeat(32);
+        let step = |guest: &str| pipeline(&format!("- guest: {guest}\n"));
+        let approving = |what: &str| Approvals {
+            guests: vec![GuestApproval::parse(what).unwrap()],
+            ..Approvals::default()
+        };
+        let tagged = step("r.example:5000/guests/x:1.0");
+        let refused = Approvals::default().check(&tagged).unwrap_err().to_string();
+        assert!(refused.contains("--allow-guests oci://r.example:5000/guests/x"), "{refused}");
+        assert!(approving("oci://r.example:5000").check(&tagged).is_ok());
+        assert!(approving("oci://r.example:5000/guests/").check(&tagged).is_ok());
+        assert!(approving("oci://r.example:5000/guests/x").check(&tagged).is_ok());
+        // A prefix approves at a path boundary only, and another port is
+        // another registry.
+        assert!(approving("oci://r.example:5000/gue").check(&tagged).is_err());
+        assert!(approving("oci://r.example:500").check(&tagged).is_err());
+        assert!(approving("oci://r.example").check(&tagged).is_err());
+        assert!(approving("oci://r.example:5000/guests/x:1").check(&tagged).is_err());
+        let pinned = step(&format!("r.example/guests/x@sha256:{hex}"));
+        assert!(approving(&format!("sha256:{hex}")).check(&pinned).is_ok());
+        assert!(approving(&format!("sha256:{hex}")).check(&tagged).is_err());
+        assert!(GuestApproval::parse("oci://").is_err());
     }
 
     #[test]

@@ -204,10 +204,12 @@ pub struct Inspection {
 }
 
 /// Options for building a [`Runtime`].
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct RuntimeOptions {
     /// Where compiled guests are cached; `None` compiles every time.
     pub cache: Option<std::path::PathBuf>,
+    /// What pulls OCI guests; `None` refuses them.
+    pub registry: Option<Box<dyn crate::guests::Registry>>,
 }
 
 /// The wasmtime engine and linker every step shares.
@@ -215,6 +217,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<HostState>,
     cache: Option<CompileCache>,
+    registry: Option<Box<dyn crate::guests::Registry>>,
     /// Components compiled or loaded in this process, by sha256: however
     /// many bundles or steps use a guest, it is compiled once. Held while
     /// compiling, so concurrent runs wait for one compile instead of racing.
@@ -243,7 +246,13 @@ impl Runtime {
             cache,
             compiled: Mutex::new(HashMap::new()),
             ticker,
+            registry: options.registry,
         })
+    }
+
+    /// What pulls OCI guests, when the host has one.
+    pub fn registry(&self) -> Option<&dyn crate::guests::Registry> {
+        self.registry.as_deref()
     }
 
     /// Compiles (or loads from the cache), checks and links a guest.
@@ -594,7 +603,11 @@ mod tests {
     /// costing that on every fresh CI runner.
     #[test]
     fn every_standard_guest_loads_from_its_built_in_native_code() {
-        let runtime = Runtime::new(RuntimeOptions { cache: None }).unwrap();
+        let runtime = Runtime::new(RuntimeOptions {
+            cache: None,
+            registry: None,
+        })
+        .unwrap();
         for guest in mooring_guests::ALL {
             assert!(
                 runtime.precompiled(guest.name, guest.wasm).is_some(),
