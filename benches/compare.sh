@@ -168,6 +168,12 @@ for i in $(seq -w 1 50); do bundle "$WORK/fleet/site-$i" 200; done
 N=200
 fleet_ok() { [ "$(cat "$WORK"/fleet-out/site-*/docs-*.yaml | grep -c '^    step-1: done$')" -eq 10000 ]; }
 fleet_clean() { rm -rf "$WORK/fleet-out"; }
+# The example docker site (101 documents, its own 4-step pipeline), 50 times.
+mkdir -p "$WORK/sites"
+for i in $(seq -w 1 50); do cp -r bundles/docker-test-site "$WORK/sites/site-$i"; done
+sites_ok() { [ "$(cat "$WORK"/sites-out/site-*/phases/cluster-map.yaml | grep -c 'airshipit.org/site: docker-test-site')" -eq 50 ]; }
+sites_clean() { rm -rf "$WORK/sites-out"; }
+sites_all=$(measure 5 sites_ok sites_clean -- "$BIN" run "$WORK"/sites/site-* -q --output-dir "$WORK/sites-out")
 fleet_all=$(measure 5 fleet_ok fleet_clean -- "$BIN" run "$WORK"/fleet/site-* -q -p "$WORK/pipeline.yaml" --output-dir "$WORK/fleet-out")
 fleet_one=$(measure 5 fleet_ok fleet_clean -- "$BIN" run "$WORK"/fleet/site-* -q -p "$WORK/pipeline.yaml" --output-dir "$WORK/fleet-out" --jobs 1)
 
@@ -196,3 +202,4 @@ line '`kpt fn render`, 3 × `mooring fn` exec' kpt
 line '`kpt fn render`, 3 × `cat` exec (kpt alone)' cat
 echo
 echo "50 bundles of 200 documents, 3 steps, one invocation: ${fleet_all} on $(nproc) threads; ${fleet_one} with --jobs 1."
+echo "50 copies of bundles/docker-test-site (101 documents, its 4-step pipeline), one invocation: ${sites_all} on $(nproc) threads."

@@ -36,6 +36,7 @@ mod check_site;
 mod diff;
 mod fidelity;
 mod fixture_guests;
+mod fleet_docs;
 mod fuzz;
 mod help;
 mod host_bounds;

@@ -416,17 +416,28 @@ mod tests {
     #[test]
     fn oci_guests_are_named_by_reference_and_pinned_by_one_digest() {
         let hex = "ab".repeat(32);
-        let guest = |text: &str, pin: Option<&str>| guest_ref(text, pin.map(str::to_owned), Path::new("/b"));
+        let guest = |text: &str, pin: Option<&str>| {
+            guest_ref(text, pin.map(str::to_owned), Path::new("/b"))
+        };
         let oci = |reference: &str, digest: Option<&str>| GuestRef::Oci {
             reference: reference.to_owned(),
             digest: digest.map(str::to_owned),
         };
-        assert_eq!(guest("r.example:5000/g/x:1.0", None), Ok(oci("r.example:5000/g/x:1.0", None)));
         assert_eq!(
-            guest(&format!("oci://r.example/g/x@sha256:{}", hex.to_uppercase()), None),
+            guest("r.example:5000/g/x:1.0", None),
+            Ok(oci("r.example:5000/g/x:1.0", None))
+        );
+        assert_eq!(
+            guest(
+                &format!("oci://r.example/g/x@sha256:{}", hex.to_uppercase()),
+                None
+            ),
             Ok(oci("r.example/g/x", Some(&hex)))
         );
-        assert_eq!(guest("r.example/g/x:1", Some(&hex)), Ok(oci("r.example/g/x:1", Some(&hex))));
+        assert_eq!(
+            guest("r.example/g/x:1", Some(&hex)),
+            Ok(oci("r.example/g/x:1", Some(&hex)))
+        );
         assert_eq!(default_step_name(&oci("r.example:5000/g/x:1.0", None)), "x");
         for (bad, why) in [
             (format!("r.example/g/x@sha256:{hex}"), Some("cd".repeat(32))),
@@ -438,7 +449,10 @@ mod tests {
         }
         // A path to a component is still a file, a bare name a built-in.
         assert!(matches!(guest("g/x.wasm", None), Ok(GuestRef::File { .. })));
-        assert!(matches!(guest("set-metadata", None), Ok(GuestRef::Builtin(_))));
+        assert!(matches!(
+            guest("set-metadata", None),
+            Ok(GuestRef::Builtin(_))
+        ));
     }
 
     #[test]

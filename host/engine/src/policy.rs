@@ -221,13 +221,13 @@ impl Approvals {
             GuestApproval::Digest(approved) => digest == Some(approved.as_str()),
             // A registry approves its repositories; a repository its tags
             // (after a registry, `:` starts a port: another registry).
-            GuestApproval::Registry(prefix) => reference
-                .strip_prefix(prefix.as_str())
-                .is_some_and(|rest| {
+            GuestApproval::Registry(prefix) => {
+                reference.strip_prefix(prefix.as_str()).is_some_and(|rest| {
                     rest.is_empty()
                         || rest.starts_with('/')
                         || (rest.starts_with(':') && prefix.contains('/'))
-                }),
+                })
+            }
             GuestApproval::Path(_) => false,
         })
     }
@@ -433,16 +433,35 @@ mod tests {
         };
         let tagged = step("r.example:5000/guests/x:1.0");
         let refused = Approvals::default().check(&tagged).unwrap_err().to_string();
-        assert!(refused.contains("--allow-guests oci://r.example:5000/guests/x"), "{refused}");
+        assert!(
+            refused.contains("--allow-guests oci://r.example:5000/guests/x"),
+            "{refused}"
+        );
         assert!(approving("oci://r.example:5000").check(&tagged).is_ok());
-        assert!(approving("oci://r.example:5000/guests/").check(&tagged).is_ok());
-        assert!(approving("oci://r.example:5000/guests/x").check(&tagged).is_ok());
+        assert!(
+            approving("oci://r.example:5000/guests/")
+                .check(&tagged)
+                .is_ok()
+        );
+        assert!(
+            approving("oci://r.example:5000/guests/x")
+                .check(&tagged)
+                .is_ok()
+        );
         // A prefix approves at a path boundary only, and another port is
         // another registry.
-        assert!(approving("oci://r.example:5000/gue").check(&tagged).is_err());
+        assert!(
+            approving("oci://r.example:5000/gue")
+                .check(&tagged)
+                .is_err()
+        );
         assert!(approving("oci://r.example:500").check(&tagged).is_err());
         assert!(approving("oci://r.example").check(&tagged).is_err());
-        assert!(approving("oci://r.example:5000/guests/x:1").check(&tagged).is_err());
+        assert!(
+            approving("oci://r.example:5000/guests/x:1")
+                .check(&tagged)
+                .is_err()
+        );
         let pinned = step(&format!("r.example/guests/x@sha256:{hex}"));
         assert!(approving(&format!("sha256:{hex}")).check(&pinned).is_ok());
         assert!(approving(&format!("sha256:{hex}")).check(&tagged).is_err());
