@@ -43,6 +43,19 @@ fn a_new_guest_goes_from_template_to_passing_test_to_a_real_run() {
         .into();
     assert_eq!(created.code, 0, "{}", created.stderr);
     assert!(created.stdout.contains("created"), "{}", created.stdout);
+    // What a binary-only install writes: the SDK comes with the crate, and
+    // nothing points into the tree mooring was built from.
+    let tree = repo().canonicalize().unwrap().display().to_string();
+    for file in crate::util::snapshot(&crate_dir).keys() {
+        let text = fs::read_to_string(crate_dir.join(file)).unwrap();
+        assert!(!text.contains(&tree), "{} names {tree}", file.display());
+        assert!(
+            !text.contains("example.invalid"),
+            "{} links a placeholder",
+            file.display()
+        );
+    }
+    assert!(crate_dir.join("mooring-sdk/wit/step.wit").is_file());
     // The versions this repository already builds with: no resolution, no
     // downloads.
     fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();

@@ -22,7 +22,7 @@ pub(crate) struct NewGuestArgs {
     /// Where to create the crate [default: ./NAME]
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,
-    /// The mooring-guest SDK to depend on [default: guest/sdk of the source tree mooring was built from]
+    /// Depend on the mooring-guest SDK of a checkout (its guest/sdk) [default: the SDK this binary carries, written into the crate as mooring-sdk/]
     #[arg(long, value_name = "PATH")]
     pub(crate) sdk: Option<PathBuf>,
 }
@@ -32,11 +32,20 @@ pub(crate) fn new_guest(args: &NewGuestArgs) -> Result<(), Failure> {
         .dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(&args.name));
-    let sdk = args.sdk.clone().unwrap_or_else(template::default_sdk);
-    let files = template::new_guest(&args.name, &dir, &sdk).map_err(input)?;
+    let files = template::new_guest(&args.name, &dir, args.sdk.as_deref()).map_err(input)?;
     let mut out = io::stdout().lock();
-    for file in &files {
+    for file in files
+        .iter()
+        .filter(|f| !f.starts_with(dir.join("mooring-sdk")))
+    {
         let _ = writeln!(out, "created {}", file.display());
+    }
+    if args.sdk.is_none() {
+        let _ = writeln!(
+            out,
+            "created {} (the guest SDK, WIT {WIT_PACKAGE}@{WIT_VERSION})",
+            dir.join("mooring-sdk").display()
+        );
     }
     let _ = writeln!(
         out,

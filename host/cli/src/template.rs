@@ -1,7 +1,9 @@
 //! `mooring new-guest`: a guest crate that builds, tests and runs as it is.
 //!
-//! The files live in `host/template/`, readable as what they become; only
-//! `{{name}}`, `{{crate}}` and `{{sdk}}` are filled in.
+//! The files live in `host/cli/template/`, readable as what they become;
+//! only `{{name}}`, `{{crate}}` and `{{sdk}}` are filled in. The guest SDK
+//! the crate depends on is written beside it from the copy this binary
+//! carries (see `build.rs`), unless `--sdk` names a checkout's.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -47,14 +49,19 @@ pub(crate) enum TemplateError {
     },
 }
 
-/// The SDK of the source tree this binary was built from, if it is still there.
-pub(crate) fn default_sdk() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest/sdk")
-}
+include!(concat!(env!("OUT_DIR"), "/sdk_files.rs"));
 
-/// Creates the guest crate `name` in `dir`, depending on the SDK at `sdk`.
+/// Where in a new crate the SDK it carries is written.
+const SDK_DIR: &str = "mooring-sdk";
+
+/// Creates the guest crate `name` in `dir`, depending on the SDK at `sdk`,
+/// or on the SDK this binary carries, written into the crate, when `None`.
 /// Returns the files written.
-pub(crate) fn new_guest(name: &str, dir: &Path, sdk: &Path) -> Result<Vec<PathBuf>, TemplateError> {
+pub(crate) fn new_guest(
+    name: &str,
+    dir: &Path,
+    sdk: Option<&Path>,
+) -> Result<Vec<PathBuf>, TemplateError> {
     let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()
@@ -65,36 +72,46 @@ pub(crate) fn new_guest(name: &str, dir: &Path, sdk: &Path) -> Result<Vec<PathBu
     if fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(TemplateError::NotEmpty(dir.to_owned()));
     }
-    let sdk = sdk
-        .canonicalize()
-        .ok()
-        .filter(|p| p.join("Cargo.toml").is_file())
-        .ok_or_else(|| TemplateError::NoSdk(sdk.to_owned()))?;
+    let sdk = match sdk {
+        Some(sdk) => sdk
+            .canonicalize()
+            .ok()
+            .filter(|p| p.join("Cargo.toml").is_file())
+            .ok_or_else(|| TemplateError::NoSdk(sdk.to_owned()))?
+            .to_string_lossy()
+            .into_owned(),
+        None => format!("{SDK_DIR}/guest/sdk"),
+    };
     // A TOML basic string: escape what would end or break it.
-    let sdk = sdk
-        .to_string_lossy()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
+    let sdk = sdk.replace('\\', "\\\\").replace('"', "\\\"");
     let mut written = Vec::new();
     for (path, text) in FILES {
         let text = text
             .replace("{{name}}", name)
             .replace("{{crate}}", &name.replace('-', "_"))
             .replace("{{sdk}}", &sdk);
-        let target = dir.join(path);
-        let write = || -> std::io::Result<()> {
-            if let Some(parent) = target.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            fs::write(&target, text)
-        };
-        write().map_err(|source| TemplateError::Write {
-            path: target.clone(),
-            source,
-        })?;
-        written.push(target);
+        written.push(write(&dir.join(path), &text)?);
+    }
+    if sdk.starts_with(SDK_DIR) {
+        for (path, text) in SDK_FILES {
+            written.push(write(&dir.join(SDK_DIR).join(path), text)?);
+        }
     }
     Ok(written)
+}
+
+fn write(target: &Path, text: &str) -> Result<PathBuf, TemplateError> {
+    let write = || -> std::io::Result<()> {
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::write(target, text)
+    };
+    write().map_err(|source| TemplateError::Write {
+        path: target.to_owned(),
+        source,
+    })?;
+    Ok(target.to_owned())
 }
 
 #[cfg(test)]
@@ -107,7 +124,7 @@ mod tests {
         for bad in ["", "Check", "9lives", "has space", "a/b", "é"] {
             assert!(
                 matches!(
-                    new_guest(bad, dir.path(), &default_sdk()),
+                    new_guest(bad, dir.path(), None),
                     Err(TemplateError::BadName(_))
                 ),
                 "{bad:?}"
@@ -119,8 +136,8 @@ mod tests {
     fn every_placeholder_is_filled_and_nothing_is_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let crate_dir = dir.path().join("check-plans");
-        let files = new_guest("check-plans", &crate_dir, &default_sdk()).unwrap();
-        assert_eq!(files.len(), FILES.len());
+        let files = new_guest("check-plans", &crate_dir, None).unwrap();
+        assert_eq!(files.len(), FILES.len() + SDK_FILES.len());
         for file in &files {
             let text = fs::read_to_string(file).unwrap();
             assert!(
@@ -131,12 +148,30 @@ mod tests {
         }
         let manifest = fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
         assert!(manifest.contains("name = \"check-plans\""));
+        assert!(manifest.contains("mooring-guest = { path = \"mooring-sdk/guest/sdk\" }"));
+        // The SDK's own manifests stand alone: nothing inherited is left.
+        for sdk_crate in ["guest/sdk", "model"] {
+            let text =
+                fs::read_to_string(crate_dir.join(SDK_DIR).join(sdk_crate).join("Cargo.toml"))
+                    .unwrap();
+            assert!(!text.contains("workspace"), "{sdk_crate}: {text}");
+            assert!(!text.contains("example.invalid"), "{sdk_crate}: {text}");
+        }
+        assert!(
+            crate_dir
+                .join(SDK_DIR)
+                .join("wit")
+                .read_dir()
+                .unwrap()
+                .next()
+                .is_some()
+        );
         assert!(matches!(
-            new_guest("again", &crate_dir, &default_sdk()),
+            new_guest("again", &crate_dir, None),
             Err(TemplateError::NotEmpty(_))
         ));
         assert!(matches!(
-            new_guest("x", &dir.path().join("x"), &dir.path().join("no-sdk")),
+            new_guest("x", &dir.path().join("x"), Some(&dir.path().join("no-sdk"))),
             Err(TemplateError::NoSdk(_))
         ));
     }
