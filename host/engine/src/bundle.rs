@@ -369,13 +369,20 @@ impl Bundle {
     /// annotations are added to each document's text, which is otherwise
     /// as [`stream`](Self::stream) gives it.
     pub fn krm_stream(&self, result: &[Document], all_documents: bool) -> String {
-        let mut edited = self.edit_changed(result);
-        let shown: Vec<(&Document, usize, Cow<'_, str>)> = stream_positions(result, all_documents)
-            .into_iter()
-            .map(|(doc, index)| (doc, index, self.text_of(doc, &mut edited)))
-            .collect();
-        let annotate =
-            |(doc, index, text): &(&Document, usize, Cow<'_, str>)| annotated(text, doc, *index);
+        let shown = stream_positions(result, all_documents);
+        // One edit per document, from the text it was read with: what the
+        // steps changed and its annotations together.
+        let annotate = |(doc, index): &(&Document, usize)| match self.raw.get(&doc.id) {
+            Some(chunk) => {
+                let original = doc.original.as_deref().unwrap_or(&doc.content);
+                let rendered = annotated(&chunk.text, original, doc, *index);
+                if doc.modified && !rendered.in_place {
+                    warn_written_whole(doc);
+                }
+                rendered.text
+            }
+            None => annotated(&yaml::to_yaml(&doc.content), &doc.content, doc, *index).text,
+        };
         let texts: Vec<String> = if shown.len() < PARALLEL_EDITS {
             shown.iter().map(annotate).collect()
         } else {
@@ -412,10 +419,7 @@ impl Bundle {
                 None => yaml::render_document(&chunk.text, &doc.content),
             };
             if !rendered.in_place {
-                tracing::warn!(
-                    "{doc}: the change could not be made in the original text, so the document \
-                     is written whole and its comments inside are lost"
-                );
+                warn_written_whole(doc);
             }
             (doc.id, rendered.text)
         };
@@ -779,9 +783,14 @@ pub const PATH_ANNOTATION: &str = "config.kubernetes.io/path";
 /// See [`PATH_ANNOTATION`].
 pub const INDEX_ANNOTATION: &str = "config.kubernetes.io/index";
 
-/// `text`, which reads as `doc`, with [`PATH_ANNOTATION`] and
-/// [`INDEX_ANNOTATION`] added where they go in its own text.
-fn annotated(text: &str, doc: &Document, index: usize) -> String {
+/// `text`, which reads as `original`, edited to read as `doc` with
+/// [`PATH_ANNOTATION`] and [`INDEX_ANNOTATION`] added.
+fn annotated(
+    text: &str,
+    original: &Map<String, Value>,
+    doc: &Document,
+    index: usize,
+) -> yaml::Rendered {
     let index = index.to_string();
     let entries = [
         (PATH_ANNOTATION, doc.path.as_str()),
@@ -795,7 +804,15 @@ fn annotated(text: &str, doc: &Document, index: usize) -> String {
     for (key, value) in entries {
         annotations.insert(key.to_owned(), Value::from(value));
     }
-    yaml::render_edit(text, &doc.content, &updated).text
+    yaml::render_edit(text, original, &updated)
+}
+
+/// Says that `doc`'s change could not be made in its own text.
+fn warn_written_whole(doc: &Document) {
+    tracing::warn!(
+        "{doc}: the change could not be made in the original text, so the document \
+         is written whole and its comments inside are lost"
+    );
 }
 
 /// The files of `result` that hold credentials (a `KubeConfig` or a
