@@ -200,3 +200,52 @@ fn a_kustomize_that_cannot_be_started_is_named_with_the_flag_that_chooses_anothe
     says(&ran, "but `no-such-kustomize build` could not be started");
     says(&ran, "name another with --kustomize");
 }
+
+/// A build is the site's own code running: what it prints is bounded, and
+/// what it says on failure may quote a credential mooring has not read yet.
+#[test]
+fn a_builds_output_is_bounded_and_its_error_scrubbed() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_repo, manifests) = airshipctl();
+    let site = manifests.join("site/docker-test-site/target/workers");
+    let (scratch, pipeline) = label("KubeadmConfigTemplate");
+    let script = |name: &str, body: &str| {
+        let path = scratch.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    };
+    let endless = script("endless", "yes 'apiVersion: v1'");
+    let ran = run(
+        &site,
+        &[
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--kustomize",
+            &endless,
+        ],
+    );
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    says(
+        &ran,
+        "printed more than 64 MiB, the most mooring reads of a stream; it was stopped",
+    );
+
+    let key = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw";
+    let leaky = script(
+        "leaky",
+        &format!("echo \"Error: invalid Secret data in ../../type/gating: {key}\" >&2; exit 1"),
+    );
+    let ran = run(
+        &site,
+        &[
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--kustomize",
+            &leaky,
+        ],
+    );
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    says(&ran, "invalid Secret data in ../../type/gating: <redacted>");
+    assert!(!ran.stderr.contains(key), "{}", ran.stderr);
+}

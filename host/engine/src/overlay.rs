@@ -125,6 +125,18 @@ pub enum OverlayError {
         /// The end of what it printed on stderr.
         stderr: String,
     },
+    /// The build printed more than mooring reads of a stream.
+    #[error(
+        "`{command} {}` printed more than {} MiB, the most mooring reads of a stream; it was stopped (split the site)",
+        .site.display(),
+        crate::bundle::MAX_FILE_BYTES >> 20
+    )]
+    TooLarge {
+        /// The site directory.
+        site: PathBuf,
+        /// The command.
+        command: String,
+    },
     /// The build printed something that is not UTF-8.
     #[error("`{command} {}` printed text that is not UTF-8", .site.display())]
     NotUtf8 {
@@ -221,15 +233,21 @@ pub fn build(
             source,
         })
     };
-    let output = Command::new(program)
+    let mut child = Command::new(program)
         .args(args)
         .arg(site)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .and_then(|child| child.wait_with_output())
         .map_err(not_started)?;
+    let output = bounded_output(&mut child).map_err(not_started)?;
+    let Some(stdout) = output.stdout else {
+        return Err(Box::new(OverlayError::TooLarge {
+            site: site.to_owned(),
+            command,
+        }));
+    };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         if let Some(plugin) = missing_plugin(&stderr) {
@@ -245,21 +263,66 @@ pub fn build(
             outside: outside.clone(),
             command,
             status: output.status,
-            stderr: tail(&stderr),
+            // The run's secrets are not known before the build is read.
+            stderr: crate::secrets::scrub_unknown(&tail(&stderr)),
         }));
     }
     let mut text = String::new();
-    output
-        .stdout
-        .as_slice()
-        .read_to_string(&mut text)
-        .map_err(|_| {
-            Box::new(OverlayError::NotUtf8 {
-                site: site.to_owned(),
-                command,
-            })
-        })?;
+    stdout.as_slice().read_to_string(&mut text).map_err(|_| {
+        Box::new(OverlayError::NotUtf8 {
+            site: site.to_owned(),
+            command,
+        })
+    })?;
     Ok(text)
+}
+
+/// What a build printed: its stdout unless that is over the largest stream
+/// mooring reads (then `None`, and the build is stopped), the end of its
+/// stderr, and how it exited.
+struct BuildOutput {
+    stdout: Option<Vec<u8>>,
+    stderr: Vec<u8>,
+    status: std::process::ExitStatus,
+}
+
+fn bounded_output(child: &mut std::process::Child) -> std::io::Result<BuildOutput> {
+    use std::io::Read as _;
+    let limit = crate::bundle::MAX_FILE_BYTES;
+    let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+    // Read on its own thread, so a build that fills its stderr pipe never
+    // waits for us; only its end is ever shown, so only its end is kept.
+    let stderr = std::thread::spawn(move || {
+        let (mut kept, mut chunk) = (Vec::new(), [0u8; 8192]);
+        while let Ok(read) = stderr_pipe.read(&mut chunk) {
+            if read == 0 {
+                break;
+            }
+            kept.extend_from_slice(&chunk[..read]);
+            if kept.len() > 4 * STDERR_TAIL {
+                kept.drain(..kept.len() - 2 * STDERR_TAIL);
+            }
+        }
+        kept
+    });
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout is piped")
+        .take(limit + 1)
+        .read_to_end(&mut stdout)?;
+    let over = stdout.len() as u64 > limit;
+    if over {
+        let _ = child.kill();
+    }
+    let status = child.wait()?;
+    let stderr = stderr.join().unwrap_or_default();
+    Ok(BuildOutput {
+        stdout: (!over).then_some(stdout),
+        stderr,
+        status,
+    })
 }
 
 /// The plugin kustomize refused to load, from its error text

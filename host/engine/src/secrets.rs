@@ -190,6 +190,39 @@ fn collect(value: Option<&Value>, secrets: &mut Vec<String>) {
     }
 }
 
+/// What a tool printed before mooring knew the run's secrets (a failed
+/// kustomize build quoting a Secret): every run of 40 or more base64
+/// characters that mixes upper case, lower case and digits (a key, a
+/// certificate, a token; paths and names do not look like that) becomes
+/// [`REDACTED`], and control sequences are removed.
+pub fn scrub_unknown(text: &str) -> String {
+    let text = strip_controls(text);
+    let base64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let mixed = run.chars().any(|c| c.is_ascii_uppercase())
+            && run.chars().any(|c| c.is_ascii_lowercase())
+            && run.chars().any(|c| c.is_ascii_digit());
+        out.push_str(if run.len() >= 40 && mixed {
+            REDACTED
+        } else {
+            run
+        });
+        run.clear();
+    };
+    for c in text.chars() {
+        if base64(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// Removes what a terminal would act on (escape sequences, other C0 and C1
 /// controls, DEL), keeping newlines and tabs.
 fn strip_controls(text: &str) -> String {
@@ -257,6 +290,37 @@ impl Redaction {
             Value::Object(map) => map.values_mut().for_each(|v| self.walk(v, swap)),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod unknown_tests {
+    use super::*;
+
+    #[test]
+    fn what_looks_like_a_key_is_scrubbed_and_paths_and_names_are_not() {
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; 48]);
+        let key = format!("{key}Zz9");
+        let text = format!(
+            "Error: accumulating resources from '../../type/gating/target/workers': \
+             invalid Secret data: {key}\n-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw\n\x1b[31m"
+        );
+        let scrubbed = scrub_unknown(&text);
+        assert!(
+            !scrubbed.contains(&key) && !scrubbed.contains("MIIEowIBAAKCAQEA"),
+            "{scrubbed}"
+        );
+        assert!(
+            scrubbed.contains("'../../type/gating/target/workers'"),
+            "{scrubbed}"
+        );
+        assert!(
+            scrubbed.contains("-----BEGIN RSA PRIVATE KEY-----"),
+            "{scrubbed}"
+        );
+        assert!(!scrubbed.contains('\x1b'));
+        let path = "/work/main/tests/e2e/fixtures/airshipctl/manifests/function/k8scontrol";
+        assert_eq!(scrub_unknown(path), path);
     }
 }
 
