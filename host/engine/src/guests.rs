@@ -178,7 +178,8 @@ pub fn fetch(
                     reference: reference.clone(),
                     message,
                 })?;
-            // The client checked; the engine does not take its word for it.
+            // Whatever client the host plugs in, a pulled manifest other
+            // than the pinned one never runs.
             if let Some(expected) = digest
                 && &pulled.manifest_digest != expected
             {
