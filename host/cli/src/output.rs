@@ -6,12 +6,8 @@ use anyhow::anyhow;
 use clap::CommandFactory;
 use mooring_engine::bindings::{WIT_PACKAGE, WIT_VERSION};
 use mooring_engine::capabilities::log::LogLevel;
-use mooring_engine::document::Document;
 use mooring_engine::execute::Outcome;
-use mooring_engine::secrets::Secrets;
-use mooring_engine::{bundle, guests, limits};
-use mooring_model::object_entry;
-use serde_json::Value;
+use mooring_engine::{guests, limits};
 
 use crate::exit::{Failure, failed, input};
 
@@ -21,49 +17,6 @@ pub(crate) fn stdout(bytes: &[u8]) -> Result<(), Failure> {
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other.map_err(|e| failed(anyhow!(e).context("failed to write to stdout"))),
-    }
-}
-
-/// `shown` (see [`bundle::stream_positions`]) as a JSON v1 List (what
-/// `kubectl get -o json` prints for several objects, and `kubectl apply -f
-/// -` takes), each with the path and index annotations the YAML stream
-/// has, and each string with the run's secrets redacted unless `secrets` is
-/// `None`. Redacting values, not the text, catches a secret that JSON
-/// escaping would hide from a search.
-pub(crate) fn json_list(
-    out: &mut Vec<u8>,
-    shown: &[(&Document, usize)],
-    secrets: Option<&Secrets>,
-) {
-    let items = shown
-        .iter()
-        .map(|(doc, index)| {
-            let mut content = doc.content.clone();
-            let annotations = object_entry(object_entry(&mut content, "metadata"), "annotations");
-            annotations.insert(bundle::PATH_ANNOTATION.to_owned(), doc.path.clone().into());
-            annotations.insert(
-                bundle::INDEX_ANNOTATION.to_owned(),
-                index.to_string().into(),
-            );
-            let mut value = Value::Object(content);
-            if let Some(secrets) = secrets {
-                redact(&mut value, secrets);
-            }
-            value
-        })
-        .collect();
-    let list =
-        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": Value::Array(items)});
-    let _ = serde_json::to_writer_pretty(&mut *out, &list);
-    out.push(b'\n');
-}
-
-fn redact(value: &mut Value, secrets: &Secrets) {
-    match value {
-        Value::String(text) => *text = secrets.redact(text),
-        Value::Array(items) => items.iter_mut().for_each(|v| redact(v, secrets)),
-        Value::Object(map) => map.values_mut().for_each(|v| redact(v, secrets)),
-        _ => {}
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::anyhow;
 use clap::Args;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Duration;
 
@@ -15,8 +16,8 @@ use mooring_engine::execute::CredentialSource;
 use mooring_engine::overlay::Kustomize;
 use mooring_engine::policy::{Approvals, GuestApproval, Policy};
 use mooring_engine::runtime::Runtime;
-use mooring_engine::session::{self, BundleRun, Destination, Input, Written};
-use mooring_engine::{bundle, krm, limits};
+use mooring_engine::session::{self, BundleRun, Destination, Input, StreamFormat, Written};
+use mooring_engine::{krm, limits};
 use rayon::prelude::*;
 
 use crate::args::GlobalArgs;
@@ -58,9 +59,13 @@ pub(crate) struct RunArgs {
         short,
         long = "output-format",
         value_name = "FORMAT",
-        default_value = "yaml"
+        default_value = "yaml",
+        value_parser = PossibleValuesParser::new(["yaml", "json"]).map(|f| match f.as_str() {
+            "json" => StreamFormat::Json,
+            _ => StreamFormat::Yaml,
+        })
     )]
-    pub(crate) output_format: OutputFormat,
+    pub(crate) output_format: StreamFormat,
     /// Also write every step's counts and results to FILE, as KRM-shaped
     /// results (JSON when FILE ends in .json, else YAML), with no timings:
     /// for CI to annotate a change. Written whether or not the run succeeds
@@ -89,15 +94,6 @@ pub(crate) struct RunArgs {
     pub(crate) kustomize: Kustomize,
     #[command(flatten)]
     pub(crate) approve: ApproveArgs,
-}
-
-/// How the stream on stdout is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum OutputFormat {
-    /// A YAML stream
-    Yaml,
-    /// A JSON v1 List
-    Json,
 }
 
 /// What the operator approves for this run, beyond the policy file: the
@@ -153,7 +149,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failure> {
             (Some(dir), _, _) => Destination::Directory(dir),
             (None, true, _) => Destination::InPlace,
             (None, false, true) => Destination::Diff,
-            (None, false, false) => Destination::Stream,
+            (None, false, false) => Destination::Stream(args.output_format),
         };
         let mut said = Said::default();
         let changed = context.one(bundle, destination, &mut said);
@@ -263,17 +259,7 @@ impl Context<'_> {
                 }))
             }
             Written::Stream(text) => {
-                match self.args.output_format {
-                    OutputFormat::Yaml => said.stdout.extend_from_slice(text.as_bytes()),
-                    OutputFormat::Json => {
-                        let secrets = (!self.args.show_secrets).then_some(&*report.outcome.secrets);
-                        let shown = bundle::stream_positions(
-                            &report.outcome.documents,
-                            self.args.all_documents,
-                        );
-                        output::json_list(&mut said.stdout, &shown, secrets);
-                    }
-                }
+                said.stdout.extend_from_slice(text.as_bytes());
                 Ok(0)
             }
             Written::Directory { path, changed } => {

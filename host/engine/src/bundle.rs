@@ -778,6 +778,50 @@ pub fn stream_positions(result: &[Document], all_documents: bool) -> Vec<(&Docum
         .collect()
 }
 
+/// The documents a KRM stream of `result` shows, as a JSON v1 `List` (what
+/// `kubectl get -o json` prints for several objects, and `kubectl apply -f
+/// -` takes), each with the path and index annotations the YAML stream
+/// has, and each string with `secrets` redacted when given. Redacting
+/// values, not the text, catches a secret that JSON escaping would hide
+/// from a search.
+pub fn json_list(
+    result: &[Document],
+    all_documents: bool,
+    secrets: Option<&crate::secrets::Secrets>,
+) -> String {
+    let items = stream_positions(result, all_documents)
+        .into_iter()
+        .map(|(doc, index)| {
+            let mut content = doc.content.clone();
+            let annotations = mooring_model::object_entry(
+                mooring_model::object_entry(&mut content, "metadata"),
+                "annotations",
+            );
+            annotations.insert(PATH_ANNOTATION.to_owned(), doc.path.clone().into());
+            annotations.insert(INDEX_ANNOTATION.to_owned(), index.to_string().into());
+            let mut value = Value::Object(content);
+            if let Some(secrets) = secrets {
+                redact_strings(&mut value, secrets);
+            }
+            value
+        })
+        .collect();
+    let list =
+        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": Value::Array(items)});
+    let mut text = serde_json::to_string_pretty(&list).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn redact_strings(value: &mut Value, secrets: &crate::secrets::Secrets) {
+    match value {
+        Value::String(text) => *text = secrets.redact(text),
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_strings(v, secrets)),
+        Value::Object(map) => map.values_mut().for_each(|v| redact_strings(v, secrets)),
+        _ => {}
+    }
+}
+
 /// The path and index annotations `kpt fn source` gives a document.
 pub const PATH_ANNOTATION: &str = "config.kubernetes.io/path";
 /// See [`PATH_ANNOTATION`].

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::bundle::{self, Bundle, BundleError};
 use mooring_model::{OneOf, one_of};
 
-use crate::document::{Document, names};
+use crate::document::names;
 use crate::execute::{self, CredentialSource, Outcome, Severity, StepError, StepResult};
 use crate::krm;
 use crate::overlay::{self, Kustomize, OverlayError};
@@ -21,8 +21,8 @@ use crate::runtime::Runtime;
 /// Where the result of a bundle run goes.
 #[derive(Debug, Clone, Copy)]
 pub enum Destination<'a> {
-    /// Returned as one YAML stream in the report.
-    Stream,
+    /// Returned as one stream in the report, in this format.
+    Stream(StreamFormat),
     /// A complete copy of the bundle in a new or empty directory.
     Directory(&'a Path),
     /// The bundle's own changed files, each replaced atomically.
@@ -30,6 +30,16 @@ pub enum Destination<'a> {
     /// Nothing written: what [`InPlace`](Self::InPlace) would write is
     /// returned in the report, file by file, beside what each held.
     Diff,
+}
+
+/// How a stream on stdout is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFormat {
+    /// A KRM stream: each document's own text, edited where it changed
+    /// ([`Bundle::krm_stream`]).
+    Yaml,
+    /// A JSON v1 `List` of the same documents ([`bundle::json_list`]).
+    Json,
 }
 
 /// What a run works on.
@@ -212,7 +222,7 @@ pub fn run_bundle(
             written: Written::Nothing,
         });
     }
-    let mut written = write(&bundle, &outcome.documents, run)?;
+    let mut written = write(&bundle, &outcome, run)?;
     if !run.show_secrets {
         let redact = |text: &mut String| *text = outcome.secrets.redact(text);
         match &mut written {
@@ -297,16 +307,23 @@ fn load<'a>(run: &BundleRun<'a>) -> Result<Loaded<'a>, RunError> {
     })
 }
 
-fn write(
-    bundle: &Bundle,
-    documents: &[Document],
-    run: &BundleRun<'_>,
-) -> Result<Written, RunError> {
-    let destination = run.destination;
-    if let Destination::Stream = destination {
-        return Ok(Written::Stream(
-            bundle.krm_stream(documents, run.all_documents),
-        ));
+fn write(bundle: &Bundle, outcome: &Outcome, run: &BundleRun<'_>) -> Result<Written, RunError> {
+    let (destination, documents) = (run.destination, outcome.documents.as_slice());
+    match destination {
+        Destination::Stream(StreamFormat::Yaml) => {
+            return Ok(Written::Stream(
+                bundle.krm_stream(documents, run.all_documents),
+            ));
+        }
+        Destination::Stream(StreamFormat::Json) => {
+            let secrets = (!run.show_secrets).then_some(&*outcome.secrets);
+            return Ok(Written::Stream(bundle::json_list(
+                documents,
+                run.all_documents,
+                secrets,
+            )));
+        }
+        _ => {}
     }
     let changes = bundle.render(documents);
     if let Destination::Diff = destination {
