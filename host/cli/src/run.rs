@@ -245,6 +245,19 @@ impl Context<'_> {
             output::summary(&report.outcome, err);
         }
         said.steps = krm::step_items(&report.outcome);
+        self.written(bundle, report, said)
+    }
+
+    /// What a bundle's run wrote, said: files changed (or that would
+    /// change), or why nothing was written.
+    fn written(
+        &self,
+        bundle: &std::path::Path,
+        report: session::BundleReport,
+        said: &mut Said,
+    ) -> Result<usize, Failure> {
+        let quiet = self.global.quiet;
+        let err = &mut said.stderr;
         match report.written {
             Written::Nothing => {
                 let errors = report.outcome.error_count();
@@ -263,7 +276,7 @@ impl Context<'_> {
                 Ok(0)
             }
             Written::Directory { path, changed } => {
-                if !self.global.quiet {
+                if !quiet {
                     let _ = writeln!(
                         err,
                         "mooring: wrote the bundle to {} ({changed} file(s) changed)",
@@ -273,7 +286,7 @@ impl Context<'_> {
                 Ok(changed)
             }
             Written::InPlace { changed } => {
-                if !self.global.quiet {
+                if !quiet {
                     let _ = writeln!(
                         err,
                         "mooring: {changed} file(s) changed in {}",
