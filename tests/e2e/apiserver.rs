@@ -41,6 +41,9 @@ struct State {
     forbidden: HashSet<String>,
     gets: HashMap<(String, String), u32>,
     next_version: u64,
+    /// Kinds served besides Secrets, by apiVersion: what discovery lists,
+    /// so that kubectl can map the objects of a stream.
+    kinds: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 pub(crate) struct ApiServer {
@@ -241,6 +244,18 @@ impl ApiServer {
             .remove(&(namespace.to_owned(), name.to_owned()));
     }
 
+    /// Lists `kind` of `api_version` in discovery (every kind namespaced,
+    /// none stored: a GET of one answers 404, so kubectl creates it).
+    pub(crate) fn serve_kind(&self, api_version: &str, kind: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .kinds
+            .entry(api_version.to_owned())
+            .or_default()
+            .insert(kind.to_owned());
+    }
+
     /// Answers 403 for every Secret in `namespace`.
     pub(crate) fn forbid(&self, namespace: &str) {
         self.state
@@ -283,6 +298,55 @@ fn insert(state: &mut State, key: (String, String), mut secret: Value) {
     state.secrets.insert(key, secret);
 }
 
+/// The legacy discovery documents for Secrets and the served kinds.
+fn discovery(
+    parts: &[&str],
+    kinds: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Value> {
+    let resources = |api_version: &str| {
+        let mut listed: Vec<Value> = kinds
+            .get(api_version)
+            .into_iter()
+            .flatten()
+            .map(|kind| {
+                let singular = kind.to_lowercase();
+                json!({"name": format!("{singular}s"), "singularName": singular, "namespaced": true,
+                       "kind": kind, "verbs": ["get", "list", "create", "update", "patch", "delete"]})
+            })
+            .collect();
+        if api_version == "v1" {
+            listed.push(
+                json!({"name": "secrets", "singularName": "secret", "namespaced": true,
+                               "kind": "Secret", "verbs": ["get", "list", "create", "update"]}),
+            );
+        }
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": api_version, "resources": listed})
+    };
+    match parts {
+        ["api"] => Some(
+            json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
+        ),
+        ["api", "v1"] => Some(resources("v1")),
+        ["apis"] => {
+            let mut by_group: std::collections::BTreeMap<&str, Vec<Value>> = Default::default();
+            for (group, version) in kinds.keys().filter_map(|v| v.split_once('/')) {
+                by_group.entry(group).or_default().push(
+                    json!({"groupVersion": format!("{group}/{version}"), "version": version}),
+                );
+            }
+            let groups: Vec<Value> = by_group
+                .into_iter()
+                .map(|(group, versions)| {
+                    json!({"name": group, "preferredVersion": versions[0].clone(), "versions": versions})
+                })
+                .collect();
+            Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+        }
+        ["apis", group, version] => Some(resources(&format!("{group}/{version}"))),
+        _ => None,
+    }
+}
+
 fn status(code: StatusCode, reason: &str, message: String) -> Response<Full<Bytes>> {
     let body = json!({
         "kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -322,6 +386,9 @@ async fn handle(
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let Some(answer) = discovery(&parts, &state.lock().unwrap().kinds) {
+        return respond(StatusCode::OK, &answer);
+    }
     let (namespace, name) = match parts.as_slice() {
         ["api", "v1", "namespaces", ns, "secrets"] => ((*ns).to_owned(), None),
         ["api", "v1", "namespaces", ns, "secrets", name] => {

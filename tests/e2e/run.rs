@@ -438,3 +438,53 @@ fn a_fleet_shows_progress_on_a_terminal_and_plain_lines_otherwise() {
     );
     assert!(stderr.contains("1 of 4 bundles failed"), "{stderr}");
 }
+
+/// Both streams are what `kubectl apply -f -` takes: a client-side dry run
+/// against the in-process API server, which lists every kind of the stream
+/// in discovery and holds none of the objects, creates each manifest.
+#[test]
+fn kubectl_applies_the_yaml_and_the_json_stream_in_a_dry_run() {
+    use crate::apiserver::{ApiServer, Auth};
+    let Some(kubectl) = crate::util::tool("kubectl") else {
+        return;
+    };
+    let bundle = example_bundle("metal3-site");
+    let yaml = run(bundle.path(), &["-q"]);
+    assert_eq!(yaml.code, 0, "{}", yaml.stderr);
+    let server = ApiServer::start();
+    let mut manifests = 0;
+    for chunk in mooring_engine::yaml::split(&yaml.stdout) {
+        if let Some(doc) = mooring_engine::yaml::read_object(&chunk.text) {
+            let field = |key: &str| doc[key].as_str().unwrap().to_owned();
+            server.serve_kind(&field("apiVersion"), &field("kind"));
+            manifests += 1;
+        }
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let kubeconfig = scratch.path().join("kubeconfig");
+    fs::write(&kubeconfig, server.kubeconfig("test", Auth::Token)).unwrap();
+    let json = run(bundle.path(), &["-q", "-o", "json"]);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    for stream in [&yaml.stdout, &json.stdout] {
+        let applied = crate::util::run_with_stdin(
+            std::process::Command::new(&kubectl)
+                .args([
+                    "apply",
+                    "--dry-run=client",
+                    "--validate=false",
+                    "-f",
+                    "-",
+                    "--kubeconfig",
+                ])
+                .arg(&kubeconfig),
+            stream,
+        );
+        assert_eq!(applied.code, 0, "{}\n{}", applied.stdout, applied.stderr);
+        assert_eq!(
+            applied.stdout.matches("created (dry run)").count(),
+            manifests,
+            "{}",
+            applied.stdout
+        );
+    }
+}
