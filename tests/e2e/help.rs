@@ -84,3 +84,50 @@ fn manual_pages_for_mooring_and_each_command() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no command `nope`"));
 }
+
+/// The README's table of built-in guests names every guest and every
+/// top-level key of each one's configuration schema, so it cannot drift.
+#[test]
+fn the_readme_lists_every_built_in_guest_and_its_configuration() {
+    let readme = std::fs::read_to_string(crate::util::repo().join("README.md")).unwrap();
+    let rows: Vec<&str> = readme
+        .split("### Built-in guests and their configuration")
+        .nth(1)
+        .expect("the README's built-in guests section")
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .collect();
+    let mut checked = 0;
+    for guest in mooring_guests::ALL {
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("| `{}` |", guest.name)))
+            .unwrap_or_else(|| panic!("the README lists no `{}`", guest.name));
+        let described = stdout_of(&["guests", guest.name]);
+        let schema = described
+            .split("Configuration (JSON Schema):\n")
+            .nth(1)
+            .map(|rest| &rest[..rest.find("\n}\n").map_or(rest.len(), |i| i + 2)]);
+        let keys: Vec<String> = schema
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+            .and_then(|s| {
+                s["properties"]
+                    .as_object()
+                    .map(|p| p.keys().cloned().collect())
+            })
+            .unwrap_or_default();
+        for key in keys {
+            assert!(
+                row.contains(&format!("`{key}`")),
+                "README: `{}` lacks `{key}`",
+                guest.name
+            );
+            checked += 1;
+        }
+    }
+    // The schemas were read: set-metadata alone has two keys.
+    assert!(
+        checked >= 10,
+        "only {checked} configuration keys found in the schemas"
+    );
+}
