@@ -620,3 +620,51 @@ fn a_context_for_a_cluster_not_created_yet_spoils_nothing_else() {
         "ephemeral-cluster: from filesystem ~/.airship/kubeconfig",
     );
 }
+
+/// On a terminal a long wait is one spinner line that changes; piped (as
+/// in the test above) it is a line per poll.
+#[test]
+fn on_a_terminal_a_wait_is_a_spinner_not_a_line_per_poll() {
+    let Some(script) = tool("script") else { return };
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    server.put_secret_after(
+        SECRET_NS,
+        SECRET,
+        &server.capi_kubeconfig("target-cluster", Auth::Token),
+        3,
+    );
+    let line = format!(
+        "{} kubeconfig capture target-cluster --interval 300ms --bundle {}",
+        crate::util::binary().display(),
+        site.bundle.path().display()
+    );
+    let shown = Command::new(script)
+        .args(["-qec", &line, "/dev/null"])
+        .env("HOME", site.home.path())
+        .env("MOORING_KUBECONFIG_STORE", site.store())
+        .env("MOORING_CACHE_DIR", crate::util::cache_dir())
+        .output()
+        .unwrap();
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
+    // A terminal ends lines with \r\n; a spinner redraws its line with \r
+    // and escape sequences.
+    let shown = String::from_utf8_lossy(&shown.stdout).replace("\r\n", "\n");
+    assert!(
+        shown.contains("waiting for Secret target-infra/target-cluster-kubeconfig"),
+        "{shown}"
+    );
+    assert!(shown.contains("captured from clusterAPI Secret"), "{shown}");
+    let wait_lines = shown
+        .split('\n')
+        .filter(|l| l.contains("waiting for Secret") && !l.contains('\r') && !l.contains('\x1b'))
+        .count();
+    assert_eq!(
+        wait_lines, 0,
+        "wait notices printed as plain lines on a terminal:\n{shown}"
+    );
+}

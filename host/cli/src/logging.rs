@@ -4,6 +4,10 @@
 //! detail of every crate, the Kubernetes client's requests included.
 
 use std::fmt;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+use indicatif::ProgressBar;
 
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
@@ -24,11 +28,45 @@ pub(crate) fn init(verbose: u8, quiet: bool) {
         .ok()
         .and_then(|spec| EnvFilter::try_new(spec).ok())
         .unwrap_or_else(|| EnvFilter::new(default));
+    // A long wait's notices turn a spinner on a terminal: one line that
+    // changes, not a line per poll. Piped, they stay plain lines.
+    let spinner = std::io::stderr()
+        .is_terminal()
+        .then(|| SPINNER.get_or_init(Default::default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .event_format(Plain)
+        .event_format(Plain { spinner })
         .try_init();
+}
+
+/// The spinner of the wait in progress, if any.
+static SPINNER: std::sync::OnceLock<Mutex<Option<ProgressBar>>> = std::sync::OnceLock::new();
+
+/// Clears the spinner of a wait, so what follows starts on a clean line.
+pub(crate) fn finish() {
+    if let Some(spinner) = SPINNER.get()
+        && let Some(bar) = spinner.lock().ok().and_then(|mut s| s.take())
+    {
+        bar.finish_and_clear();
+    }
+}
+
+/// The `message` of an event.
+#[derive(Default)]
+struct Message(String);
+
+impl tracing::field::Visit for Message {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
+}
+
+/// A notice that something is being waited for (a Secret, a lock).
+fn is_wait(message: &str) -> bool {
+    message.contains("waiting for ")
 }
 
 /// Reports at debug level (`-v`, or `MOORING_LOG=mooring::usage=debug`)
@@ -55,8 +93,11 @@ pub(crate) fn usage(started: std::time::Instant) {
 }
 
 /// `mooring: message`, `mooring: warning: ...`, and for debug detail the
-/// event's target, so a kube request reads as such.
-struct Plain;
+/// event's target, so a kube request reads as such; on a terminal, wait
+/// notices go to the spinner instead.
+struct Plain {
+    spinner: Option<&'static Mutex<Option<ProgressBar>>>,
+}
 
 impl<S, N> FormatEvent<S, N> for Plain
 where
@@ -70,6 +111,22 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
+        if let Some(spinner) = self.spinner {
+            let mut message = Message::default();
+            event.record(&mut message);
+            if *meta.level() == Level::INFO && is_wait(&message.0) {
+                if let Ok(mut spinner) = spinner.lock() {
+                    let bar = spinner.get_or_insert_with(|| {
+                        let bar = ProgressBar::new_spinner();
+                        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+                        bar
+                    });
+                    bar.set_message(format!("mooring: {}", message.0));
+                }
+                return Ok(());
+            }
+            finish();
+        }
         write!(writer, "mooring: ")?;
         match *meta.level() {
             Level::ERROR => write!(writer, "error: ")?,

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Completions { shell } => output::completions(*shell),
         Command::Man { command } => output::man_page(command.as_deref()),
     };
+    logging::finish();
     logging::usage(started);
     match result {
         Ok(()) => ExitCode::SUCCESS,
