@@ -242,6 +242,18 @@ fn a_pushed_guest_runs_by_tag_and_by_digest_and_offline_from_the_store() {
         "failed to pull guest",
     );
 
+    // A tag moved to other bytes: online, the new ones are pulled.
+    let moving = format!("{}/guests/moving:1", registry.host);
+    operator.push(&moving);
+    labelled(&operator.run(&moving, &approve, &[]));
+    let moved_to = operator.push_builtin("check-site", &moving);
+    let moved = operator.run(&moving, &approve, &[]);
+    assert!(
+        moved.stderr.contains(&format!("pulled sha256:{moved_to}")),
+        "{}",
+        moved.stderr
+    );
+
     // With the registry gone: what was stored runs offline (and by digest
     // online too); a tag cannot be resolved online; nothing else is stored.
     registry.stop();

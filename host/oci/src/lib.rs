@@ -54,27 +54,27 @@ impl Registry for OciRegistry {
             credentials::for_reference(reference, self.docker_config.as_deref())
                 .map_err(|e| e.to_string())
         };
-        // A tag and a pin: online, the tag must still name the pinned bytes.
-        if let Some(pin) = digest
-            && has_tag(reference)
-            && !self.offline
-        {
-            let now = client::resolve(reference, &auth()?).map_err(|e| e.to_string())?;
-            if now != pin {
-                return Err(format!(
-                    "the tag now names manifest sha256:{now}, but the pipeline pins sha256:{pin}; \
-                     refusing to run it (pin the new digest if the change is intended)"
-                ));
+        // Which manifest to run. Online, a tag is asked what it names now
+        // (a manifest, not the component): it must still name the pin, and
+        // what it names is then taken from the store when it is there.
+        // Offline, a tag means what it named when last pulled.
+        let wanted = match (digest, has_tag(reference) && !self.offline) {
+            (pin, true) => {
+                let now = client::resolve(reference, &auth()?).map_err(|e| e.to_string())?;
+                if let Some(pin) = pin
+                    && now != pin
+                {
+                    return Err(format!(
+                        "the tag now names manifest sha256:{now}, but the pipeline pins sha256:{pin}; \
+                         refusing to run it (pin the new digest if the change is intended)"
+                    ));
+                }
+                Some(now)
             }
-        }
-        let stored = match digest {
-            Some(digest) => Some(digest.to_owned()),
-            // A tag moves: online it is asked for again; offline it means
-            // what it meant when it was last pulled.
-            None if self.offline => self.store.tag(reference),
-            None => None,
+            (Some(pin), false) => Some(pin.to_owned()),
+            (None, false) => self.store.tag(reference),
         };
-        if let Some(manifest_digest) = stored
+        if let Some(manifest_digest) = wanted.clone()
             && let Some(wasm) = self.store.get(&manifest_digest)
         {
             tracing::info!("guest {reference}: sha256:{manifest_digest} from the local store");
@@ -90,7 +90,9 @@ impl Registry for OciRegistry {
                 self.store.dir().display()
             ));
         }
-        let pulled = client::pull(reference, digest, &auth()?).map_err(|e| e.to_string())?;
+        // By digest, so a tag that moves meanwhile cannot change what runs.
+        let pulled =
+            client::pull(reference, wanted.as_deref(), &auth()?).map_err(|e| e.to_string())?;
         self.store
             .put(reference, &pulled.manifest_digest, &pulled.wasm)
             .map_err(|e| format!("pulled, but failed to store it: {e}"))?;
