@@ -57,6 +57,16 @@ impl Site {
     }
 }
 
+/// A server whose target cluster's Cluster API Secret appears only after
+/// `polls` looks, and the site whose ephemeral cluster it is.
+fn serving_after(polls: u32) -> (ApiServer, Site) {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    let kubeconfig = server.capi_kubeconfig("target-cluster", Auth::Token);
+    server.put_secret_after(SECRET_NS, SECRET, &kubeconfig, polls);
+    (server, site)
+}
+
 /// A server holding the target cluster's Cluster API Secret, and the site
 /// whose ephemeral cluster it is.
 pub(crate) fn serving(auth: Auth) -> (ApiServer, Site) {
@@ -75,14 +85,7 @@ pub(crate) fn stored(site: &Site, cluster: &str) -> (String, u32) {
 
 #[test]
 fn capture_waits_for_the_secret_and_persists_it_renamed_and_private() {
-    let server = ApiServer::start();
-    let site = Site::new(&server, Auth::Token);
-    server.put_secret_after(
-        SECRET_NS,
-        SECRET,
-        &server.capi_kubeconfig("target-cluster", Auth::Token),
-        3,
-    );
+    let (server, site) = serving_after(3);
     let ran = site.kubeconfig(&["capture", "target-cluster", "--interval", "100ms"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert_eq!(server.gets(SECRET_NS, SECRET), 4);
@@ -626,14 +629,7 @@ fn a_context_for_a_cluster_not_created_yet_spoils_nothing_else() {
 #[test]
 fn on_a_terminal_a_wait_is_a_spinner_not_a_line_per_poll() {
     let Some(script) = tool("script") else { return };
-    let server = ApiServer::start();
-    let site = Site::new(&server, Auth::Token);
-    server.put_secret_after(
-        SECRET_NS,
-        SECRET,
-        &server.capi_kubeconfig("target-cluster", Auth::Token),
-        3,
-    );
+    let (_server, site) = serving_after(3);
     let line = format!(
         "{} kubeconfig capture target-cluster --interval 300ms --bundle {}",
         crate::util::binary().display(),

@@ -77,7 +77,7 @@ impl GlobalArgs {
         // Pulled guests are kept even with --no-cache: that flag is about
         // compiled code, and an offline run needs what was pulled.
         let registry = base.as_ref().map(|dir| {
-            Box::new(OciRegistry::new(dir.join("oci"), self.offline, None))
+            Box::new(OciRegistry::new(dir.join("oci"), self.offline))
                 as Box<dyn mooring_engine::guests::Registry>
         });
         let cache = base.filter(|_| !self.no_cache);

@@ -32,28 +32,23 @@ pub const WIT_ANNOTATION: &str = "dev.mooring.wit-world";
 pub struct OciRegistry {
     store: store::Store,
     offline: bool,
-    docker_config: Option<PathBuf>,
 }
 
 impl OciRegistry {
     /// A registry client keeping what it pulls in `store_dir`; `offline`
-    /// uses only that. Credentials come from `docker_config` (a docker
-    /// `config.json`) when given.
-    pub fn new(store_dir: PathBuf, offline: bool, docker_config: Option<PathBuf>) -> Self {
+    /// uses only that. Credentials come from the docker config file
+    /// ([`credentials::config_path`]).
+    pub fn new(store_dir: PathBuf, offline: bool) -> Self {
         OciRegistry {
             store: store::Store::new(store_dir),
             offline,
-            docker_config,
         }
     }
 }
 
 impl Registry for OciRegistry {
     fn pull(&self, reference: &str, digest: Option<&str>) -> Result<Pulled, String> {
-        let auth = || {
-            credentials::for_reference(reference, self.docker_config.as_deref())
-                .map_err(|e| e.to_string())
-        };
+        let auth = || credentials::for_reference(reference, None).map_err(|e| e.to_string());
         // Which manifest to run. Online, a tag is asked what it names now
         // (a manifest, not the component): it must still name the pin, and
         // what it names is then taken from the store when it is there.
