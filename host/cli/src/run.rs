@@ -245,6 +245,13 @@ impl Context<'_> {
             output::summary(&report.outcome, err);
         }
         said.steps = krm::step_items(&report.outcome);
+        let mut report = report;
+        if self.args.bundles.len() == 1 {
+            // The process ends after this bundle: freeing every document
+            // tree one node at a time (7% of a run over 10,000 documents)
+            // would give the memory back to no one.
+            std::mem::forget(std::mem::take(&mut report.outcome.documents));
+        }
         self.written(bundle, report, said)
     }
 

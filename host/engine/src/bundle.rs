@@ -125,6 +125,9 @@ pub enum BundleError {
 /// below it, starting threads costs more than it saves.
 const PARALLEL_EDITS: usize = 64;
 
+/// From this many YAML files on, a bundle's files are parsed on every core.
+const PARALLEL_FILES: usize = 16;
+
 /// The largest YAML file a bundle may hold. With the parser's own budget
 /// (see [`crate::yaml`]) it bounds the memory a hostile bundle can cost.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -189,10 +192,19 @@ impl Bundle {
         };
         // Files are read and parsed on every core; the first error in file
         // order is the one reported, as it would be reading them in order.
-        let parsed: Vec<Result<ParsedFile, BundleError>> = yaml_paths
-            .into_par_iter()
-            .map(|path| parse_file(&dir, path))
-            .collect();
+        // A handful of files is read on this thread: starting the workers
+        // costs more than it saves.
+        let parsed: Vec<Result<ParsedFile, BundleError>> = if yaml_paths.len() < PARALLEL_FILES {
+            yaml_paths
+                .into_iter()
+                .map(|path| parse_file(&dir, path))
+                .collect()
+        } else {
+            yaml_paths
+                .into_par_iter()
+                .map(|path| parse_file(&dir, path))
+                .collect()
+        };
         bundle.dir = Some(dir);
         let (mut text, mut nodes) = (0usize, 0usize);
         for file in parsed {

@@ -33,6 +33,7 @@ pub mod limits;
 pub mod overlay;
 pub mod pipeline;
 pub mod policy;
+mod readback;
 pub mod runtime;
 pub mod secrets;
 pub mod session;

@@ -19,6 +19,8 @@
 use serde_json::{Map, Value};
 use serde_saphyr::{RenderOptions, SnippetMode};
 
+use crate::readback::reads_as;
+
 /// One piece of a YAML stream: a document or the text between documents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
@@ -137,7 +139,7 @@ pub fn from_chunk<T: serde::de::DeserializeOwned>(
 /// `0x1F` is 31), so what a guest reads is what `kubectl apply` would send;
 /// and budgets that grow with the text, so a large ResourceList of small
 /// items reads while an alias bomb (many nodes from little text) does not.
-fn kubernetes(text: &str) -> serde_saphyr::Options {
+pub(crate) fn kubernetes(text: &str) -> serde_saphyr::Options {
     let mut budget = serde_saphyr::budget::Budget::default();
     budget.max_nodes = text.len().saturating_add(ALIAS_SLACK);
     budget.max_events = budget.max_events.max(text.len().saturating_mul(2));
@@ -197,8 +199,8 @@ pub fn render_edit(
     let appended = || crate::edit::append_new_keys(original_text, original, updated);
     let rewritten = || crate::edit::rewrite(original_text, original, updated).ok();
     if let Some(text) = appended()
-        .filter(|text| read_object(text).as_ref() == Some(updated))
-        .or_else(|| rewritten().filter(|text| read_object(text).as_ref() == Some(updated)))
+        .filter(|text| reads_as(text, updated))
+        .or_else(|| rewritten().filter(|text| reads_as(text, updated)))
     {
         return Rendered {
             text,
