@@ -12,9 +12,13 @@
 //!   config (what `kpt fn eval --exec "mooring fn" -- guest=... ` sends);
 //! - results go into `results`, in the spec's shape.
 
+mod layout;
+
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
+use rayon::prelude::*;
 use serde_json::{Map, Value, json};
 
 use mooring_model::object_entry;
@@ -22,7 +26,9 @@ use mooring_model::object_entry;
 use crate::document::{DocId, Document, Object, Origin};
 use crate::execute::{Outcome, StepResult};
 use crate::pipeline::{self, Pipeline};
+use crate::readback::reads_as;
 use crate::yaml::{self, Chunk, YamlError};
+use layout::Layout;
 
 /// The `apiVersion` of a ResourceList.
 pub const API_VERSION: &str = "config.kubernetes.io/v1";
@@ -51,6 +57,11 @@ pub struct ResourceList {
     internal: HashMap<DocId, Map<String, Value>>,
     /// The list as it came: the answer is this text, edited.
     text: String,
+    /// Where the text spells each item, when a line scan can tell.
+    layout: Option<Layout>,
+    /// The list without its items (`items: []`): what the text outside
+    /// the items must still read as.
+    skeleton: Map<String, Value>,
 }
 
 /// Parses a ResourceList.
@@ -79,12 +90,15 @@ pub fn read(text: &str) -> Result<ResourceList, KrmError> {
         Some(Value::Array(items)) => items,
         Some(_) => return Err(not("`items` must be a list".to_owned())),
     };
+    let mut skeleton = list.clone();
+    skeleton.insert("items".to_owned(), Value::Array(Vec::new()));
     let function_config = match list.remove("functionConfig") {
         None | Some(Value::Null) => None,
         Some(Value::Object(config)) => Some(config),
         Some(_) => return Err(not("`functionConfig` must be a mapping".to_owned())),
     };
 
+    let items_read = items.len();
     let mut documents = Vec::with_capacity(items.len());
     let mut internal = HashMap::new();
     for (index, item) in items.into_iter().enumerate() {
@@ -121,6 +135,8 @@ pub fn read(text: &str) -> Result<ResourceList, KrmError> {
         function_config,
         internal,
         text: text.to_owned(),
+        layout: Layout::find(text).filter(|l| l.items.len() == items_read),
+        skeleton,
     })
 }
 
@@ -176,6 +192,91 @@ impl ResourceList {
     /// changed: untouched items keep their bytes and comments, and the
     /// functionConfig is never rewritten.
     pub fn write(&self, documents: Option<&[Document]>, results: &[StepResult]) -> String {
+        let results: Vec<Value> = results.iter().map(krm_result).collect();
+        self.write_by_item(documents, &results)
+            .unwrap_or_else(|| self.write_whole(documents, results))
+    }
+
+    /// The response written item by item (see [`layout`]): each piece is
+    /// checked to read as what it must before it is used; `None` when the
+    /// list is not laid out plainly enough, and it is edited whole.
+    fn write_by_item(&self, documents: Option<&[Document]>, results: &[Value]) -> Option<String> {
+        let layout = self.layout.as_ref()?;
+        let mut skeleton = self.skeleton.clone();
+        let mut tail = String::new();
+        if !results.is_empty() {
+            if skeleton.contains_key("results") {
+                return None;
+            }
+            skeleton.insert("results".to_owned(), Value::Array(results.to_vec()));
+            let mut block = Map::new();
+            block.insert("results".to_owned(), Value::Array(results.to_vec()));
+            tail = yaml::to_yaml(&block);
+        }
+        let (before, after) = (
+            &self.text[..layout.block.start],
+            &self.text[layout.block.end..],
+        );
+        let newline = if after.is_empty() || after.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        let outside = format!("{before}items: []\n{after}{newline}{tail}");
+        if !reads_as(&outside, &skeleton) {
+            return None;
+        }
+        let items: Vec<Cow<'_, str>> = match documents {
+            None => vec![Cow::Borrowed(
+                &self.text[layout.header.end..layout.block.end],
+            )],
+            Some(documents) => documents
+                .par_iter()
+                .map(|doc| self.item_text(layout, doc))
+                .collect::<Option<_>>()?,
+        };
+        let mut out = String::with_capacity(self.text.len() + tail.len());
+        out.push_str(before);
+        match items.is_empty() {
+            true => out.push_str("items: []\n"),
+            false => out.push_str(&self.text[layout.block.start..layout.header.end]),
+        }
+        for item in items {
+            out.push_str(&item);
+        }
+        out.push_str(after);
+        out.push_str(newline);
+        out.push_str(&tail);
+        Some(out)
+    }
+
+    /// One document as an item of the answer: its bytes as sent when it
+    /// reads as it must, its sent text edited when it changed, or written
+    /// whole when a step added it. `None` when the text sent for it does
+    /// not read as the item that was read (the scan was wrong).
+    fn item_text<'a>(&'a self, layout: &Layout, doc: &Document) -> Option<Cow<'a, str>> {
+        let expected = self.item(doc);
+        let Some(span) = layout.items.get(usize::try_from(doc.id).ok()?) else {
+            return Some(Cow::Owned(layout.as_item(&yaml::to_yaml(&expected))));
+        };
+        let sent = layout.item_text(&self.text, span)?;
+        if !doc.modified {
+            return reads_as(&sent, &expected).then(|| Cow::Borrowed(&self.text[span.clone()]));
+        }
+        let original = yaml::read_object(&sent)?;
+        let mut as_read = original.clone();
+        let internal = take_internal_annotations(&mut as_read);
+        let before = doc.original.as_deref().unwrap_or(&doc.content);
+        if as_read != *before || Some(&internal) != self.internal.get(&doc.id) {
+            return None;
+        }
+        let rendered = yaml::render_edit(&sent, &original, &expected);
+        Some(Cow::Owned(layout.as_item(&rendered.text)))
+    }
+
+    /// The response rendered as one document: for lists the line scan
+    /// cannot split.
+    fn write_whole(&self, documents: Option<&[Document]>, results: Vec<Value>) -> String {
         let Some(original) = yaml::read_object(&self.text) else {
             return self.text.clone();
         };
@@ -188,10 +289,7 @@ impl ResourceList {
             updated.insert("items".to_owned(), Value::Array(items));
         }
         if !results.is_empty() {
-            updated.insert(
-                "results".to_owned(),
-                results.iter().map(krm_result).collect(),
-            );
+            updated.insert("results".to_owned(), Value::Array(results));
         }
         yaml::render_edit(&self.text, &original, &updated).text
     }
@@ -363,6 +461,64 @@ functionConfig:
         assert_eq!(changed, [("    k: v", "    k: w")], "{out}");
         assert_eq!(out.lines().count(), KPT_INPUT.lines().count(), "{out}");
         assert!(out.contains("guest: set-metadata"), "{out}");
+    }
+
+    /// Items changed, removed and added, and results: written item by
+    /// item, the answer reads exactly as the list edited whole does, and
+    /// the untouched item keeps its bytes.
+    #[test]
+    fn an_answer_written_item_by_item_reads_as_one_written_whole() {
+        let input = KPT_INPUT.replace(
+            "items:\n",
+            "items:\n- kind: Keep # as sent\n  metadata: {name: k}\n- kind: Gone\n  metadata:\n    name: g\n",
+        );
+        let list = read(&input).unwrap();
+        let mut docs = list.documents.clone();
+        docs.remove(1);
+        docs[1].edit_content(|c| c["data"]["k"] = "w".into());
+        docs[1].modified = true;
+        let mut added = docs[0].clone();
+        added.id = 99;
+        added.content["kind"] = "New".into();
+        added.modified = true;
+        docs.push(added);
+        let result = StepResult {
+            step: "s".to_owned(),
+            severity: crate::execute::Severity::Info,
+            message: "m".to_owned(),
+            document: None,
+            field: None,
+        };
+        let results = vec![krm_result(&result)];
+        let by_item = list
+            .write_by_item(Some(&docs), &results)
+            .expect("a plain list");
+        let whole = list.write_whole(Some(&docs), results);
+        assert_eq!(
+            yaml::read_object(&by_item),
+            yaml::read_object(&whole),
+            "{by_item}"
+        );
+        assert!(by_item.contains("- kind: Keep # as sent\n"), "{by_item}");
+        assert!(!by_item.contains("Gone"), "{by_item}");
+        assert!(by_item.contains("      internal.config.kubernetes.io/seqindent: 'compact'\n"));
+    }
+
+    /// A list the line scan misreads (the item text does not read as the
+    /// item) is written whole, never wrong.
+    #[test]
+    fn a_list_the_scan_cannot_split_is_written_whole() {
+        let input = "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nfunctionConfig:\n  s: \"x\nitems:\n- a: 1\n  \"\nitems: [{kind: A}]\n";
+        let list = read(input).unwrap();
+        let mut docs = list.documents.clone();
+        docs[0].edit_content(|c| c["kind"] = "B".into());
+        docs[0].modified = true;
+        let out = list.write(Some(&docs), &[]);
+        assert_eq!(
+            yaml::read_object(&out).unwrap()["items"],
+            json!([{"kind": "B"}]),
+            "{out}"
+        );
     }
 
     #[test]
