@@ -168,6 +168,11 @@ pub(crate) fn run(global: &GlobalArgs, args: &RunArgs) -> Result<(), Failure> {
     if let Some(file) = &args.results {
         results::write(file, results)?;
     }
+    if args.bundles.len() == 1 {
+        // As with the documents: the process ends now, and unmapping every
+        // compiled guest and joining the epoch thread is work for no one.
+        std::mem::forget(runtime);
+    }
     let changed = changed?;
     if args.diff && changed > 0 {
         return Err(would_change(changed));
