@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::apiserver::{ApiServer, Auth};
-use crate::util::{Ran, example_bundle, mooring, says, tool};
+use crate::util::{Ran, example_bundle, kustomize_build, mooring, run_with_stdin, says, tool};
 
 pub(crate) const SECRET_NS: &str = "target-infra";
 pub(crate) const SECRET: &str = "target-cluster-kubeconfig";
@@ -229,6 +229,113 @@ fn when_the_ephemeral_cluster_is_gone_the_persisted_copy_is_used_and_said() {
     );
 }
 
+/// A site-wide `get` writes every cluster it can resolve and names each one
+/// it cannot, as airshipctl's "success cluster-api not reachable" case does
+/// (a sub-cluster not created yet must not hide the others); exit 4 says
+/// the result is partial. A cluster asked for by name must resolve, and
+/// when none resolves every one is named.
+#[test]
+fn a_site_wide_get_writes_what_it_can_and_exits_4_for_the_rest() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    let ran = site.kubeconfig(&["get"]);
+    assert_eq!(ran.code, 4, "{}", ran.stderr);
+    says(
+        &ran,
+        "mooring: target-cluster: left out: no kubeconfig for cluster `target-cluster`",
+    );
+    says(
+        &ran,
+        "1 cluster(s) left out (named above); the others were written",
+    );
+    let got = mooring_kube::file::parse(&ran.stdout).unwrap();
+    assert_eq!(got.context_names(), ["ephemeral-cluster"]);
+
+    let named = site.kubeconfig(&["get", "target-cluster"]);
+    assert_eq!(named.code, 1, "{}", named.stderr);
+    assert!(named.stdout.is_empty());
+
+    fs::remove_file(site.home.path().join(".airship/kubeconfig")).unwrap();
+    let none = site.kubeconfig(&["get"]);
+    assert_eq!(none.code, 1, "{}", none.stderr);
+    assert!(none.stdout.is_empty());
+    says(&none, "no cluster could be resolved: target-cluster: ");
+    says(&none, "; ephemeral-cluster: ");
+}
+
+/// The site's capture phase run the way airshipctl's GenericContainer
+/// executor runs it: the command line read from the phase document itself,
+/// the phase's documents (its `phases` entrypoint, built by kustomize) on
+/// stdin, `KUBECONFIG` and `KCTL_CONTEXT` naming the phase cluster's
+/// kubeconfig (here under a context named otherwise, and with no
+/// `~/.airship/kubeconfig` to fall back on). `KUBECONFIG` without
+/// `KCTL_CONTEXT` is an operator's everyday kubeconfig and stands in for
+/// no source.
+#[test]
+fn the_capture_phase_runs_as_airshipctls_executor_runs_it() {
+    let (server, site) = serving(Auth::Token);
+    let Some(documents) = kustomize_build(&site.bundle.path().join("phases")) else {
+        return;
+    };
+    fs::remove_file(site.home.path().join(".airship/kubeconfig")).unwrap();
+    let executor_kubeconfig = site.home.path().join("executor-kubeconfig");
+    let text = server.kubeconfig("ephemeral-cluster", Auth::Token);
+    fs::write(
+        &executor_kubeconfig,
+        text.replace("ephemeral-cluster", "kind-ephemeral"),
+    )
+    .unwrap();
+
+    let phase = fs::read_to_string(site.bundle.path().join("phases/capture.yaml")).unwrap();
+    let container = phase.split("\n---\n").nth(1).unwrap();
+    let container: serde_json::Value = serde_saphyr::from_str(container).unwrap();
+    let cmd: Vec<&str> = container["spec"]["airship"]["cmd"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(cmd[0], "mooring");
+    let capture = |env: &[(&str, &std::ffi::OsStr)]| -> Ran {
+        let mut command = mooring();
+        command
+            .args(&cmd[1..])
+            .env("HOME", site.home.path())
+            .env("MOORING_KUBECONFIG_STORE", site.store())
+            .env_remove("KUBECONFIG")
+            .env_remove("KCTL_CONTEXT");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        run_with_stdin(&mut command, &documents)
+    };
+    let ran = capture(&[
+        ("KUBECONFIG", executor_kubeconfig.as_os_str()),
+        ("KCTL_CONTEXT", "kind-ephemeral".as_ref()),
+    ]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(&ran, "target-cluster: captured from clusterAPI Secret");
+    let (stored, mode) = stored(&site, "target-cluster");
+    assert_eq!(mode, 0o600);
+    assert!(stored.contains("name: target-cluster\n"), "{stored}");
+
+    fs::remove_dir_all(site.store()).unwrap();
+    let everyday = capture(&[("KUBECONFIG", executor_kubeconfig.as_os_str())]);
+    assert_eq!(everyday.code, 1, "{}", everyday.stderr);
+    assert!(
+        !everyday.stderr.contains("$KUBECONFIG"),
+        "{}",
+        everyday.stderr
+    );
+
+    let wrong = capture(&[
+        ("KUBECONFIG", executor_kubeconfig.as_os_str()),
+        ("KCTL_CONTEXT", "nope".as_ref()),
+    ]);
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
+    says(&wrong, "has no context `nope` (it has: kind-ephemeral)");
+}
+
 #[test]
 fn without_any_source_every_attempt_is_listed() {
     let mut server = ApiServer::start();
@@ -309,6 +416,31 @@ fn the_older_cluster_map_schema_captures_the_same_way() {
             .0
             .contains("name: target-cluster-admin")
     );
+
+    // A parent found under its own `kubeconfigContext` (airshipctl's
+    // start_kind.sh names the kind cluster's context otherwise) still
+    // reads its children's Secrets.
+    fs::remove_dir_all(site.store()).unwrap();
+    let map = fs::read_to_string(site.bundle.path().join("phases/cluster-map.yaml")).unwrap();
+    fs::write(
+        site.bundle.path().join("phases/cluster-map.yaml"),
+        map.replace(
+            "ephemeral-cluster: {}",
+            "ephemeral-cluster: {kubeconfigContext: kind-ephemeral}",
+        ),
+    )
+    .unwrap();
+    let kubeconfig = server
+        .kubeconfig("ephemeral-cluster", Auth::Token)
+        .replace("ephemeral-cluster", "kind-ephemeral");
+    fs::write(site.home.path().join(".airship/kubeconfig"), kubeconfig).unwrap();
+    let ran = site.kubeconfig(&["capture", "target-cluster"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        stored(&site, "target-cluster")
+            .0
+            .contains("name: target-cluster\n")
+    );
 }
 
 #[test]
@@ -320,13 +452,70 @@ fn an_invalid_cluster_map_is_refused_with_document_and_field() {
         .unwrap()
         .replace("parent: ephemeral-cluster", "parent: nowhere");
     fs::write(&path, text).unwrap();
-    let ran = site.kubeconfig(&["get"]);
+    let ran = site.kubeconfig(&["get", "target-cluster"]);
     assert_eq!(ran.code, 2, "{}", ran.stderr);
     says(&ran, "ClusterMap/main-map (phases/cluster-map.yaml:");
     says(
         &ran,
         "field map.target-cluster.parent: parent `nowhere` is not a cluster",
     );
+    // As in airshipctl, the broken entry fails only its own cluster: the
+    // site-wide get writes the ephemeral cluster and names the other.
+    let site_wide = site.kubeconfig(&["get"]);
+    assert_eq!(site_wide.code, 4, "{}", site_wide.stderr);
+    says(&site_wide, "mooring: target-cluster: left out: ");
+    says(&site_wide, "parent `nowhere` is not a cluster");
+    let got = mooring_kube::file::parse(&site_wide.stdout).unwrap();
+    assert_eq!(got.context_names(), ["ephemeral-cluster"]);
+}
+
+/// airshipctl's own ClusterMap test (pkg/cluster/clustermap/map_test.go,
+/// older schema): a map with a dynamic cluster that has no parent is read,
+/// not refused; parents are as airshipctl finds them; the parentless
+/// dynamic cluster fails alone, naming why; an unknown cluster is an input
+/// error; all four clusters are the map's.
+#[test]
+fn airshipctls_own_cluster_map_test_case() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    let map = "apiVersion: airshipit.org/v1alpha1\nkind: ClusterMap\nmetadata:\n  name: main-map\nmap:\n  target:\n    parent: ephemeral\n    dynamicKubeConf: false\n  ephemeral: {}\n  workload:\n    parent: target\n    dynamicKubeConf: true\n  workload without parent:\n    dynamicKubeConf: true\n";
+    fs::write(site.bundle.path().join("phases/cluster-map.yaml"), map).unwrap();
+    let kubeconfig = server
+        .kubeconfig("ephemeral-cluster", Auth::Token)
+        .replace("ephemeral-cluster", "ephemeral");
+    fs::write(site.home.path().join(".airship/kubeconfig"), kubeconfig).unwrap();
+
+    let ephemeral = site.kubeconfig(&["get", "ephemeral"]);
+    assert_eq!(ephemeral.code, 0, "{}", ephemeral.stderr);
+    says(
+        &ephemeral,
+        "ephemeral: from filesystem ~/.airship/kubeconfig",
+    );
+
+    let orphan = site.kubeconfig(&["get", "workload without parent", "--timeout", "1s"]);
+    assert_eq!(orphan.code, 1, "{}", orphan.stderr);
+    assert!(orphan.stdout.is_empty());
+    says(
+        &orphan,
+        "cluster `workload without parent` has no parent to read its Secret from",
+    );
+
+    let unknown = site.kubeconfig(&["get", "does not exist"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    says(
+        &unknown,
+        "(it has: target, ephemeral, workload, workload without parent)",
+    );
+
+    // The workload cluster's kubeconfig is read through its parent
+    // `target`, itself not dynamic: the parent chain is airshipctl's.
+    let all = site.kubeconfig(&["get", "--timeout", "1s", "--interval", "200ms"]);
+    assert_eq!(all.code, 4, "{}", all.stderr);
+    let got = mooring_kube::file::parse(&all.stdout).unwrap();
+    assert_eq!(got.context_names(), ["ephemeral"]);
+    for left_out in ["target", "workload", "workload without parent"] {
+        says(&all, &format!("mooring: {left_out}: left out: "));
+    }
 }
 
 #[test]
@@ -355,7 +544,7 @@ fn kubectl_reads_the_merged_kubeconfig() {
     );
     assert_eq!(users, "ephemeral-cluster-admin target-cluster-admin");
 
-    // Merging files: later entries replace earlier ones where they stand.
+    // Merging files: new entries are appended after the first file's.
     let other = site.home.path().join("other.yaml");
     fs::write(&other, server.kubeconfig("extra", Auth::Token)).unwrap();
     let merged: Ran = mooring()
@@ -378,6 +567,63 @@ fn kubectl_reads_the_merged_kubeconfig() {
         kubectl_output(&kubectl, &file, &["config", "current-context"]).trim(),
         "extra"
     );
+}
+
+/// Certificate and key paths are read from the directory of the kubeconfig
+/// that names them and inlined, as `kubectl config view --flatten` does
+/// (kubectl is the oracle), so the merged file works wherever it is put.
+/// One that cannot be read is an input error naming entry, field and file.
+#[test]
+fn merge_inlines_the_files_a_kubeconfig_names() {
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site");
+    fs::create_dir(&site).unwrap();
+    fs::write(
+        site.join("ca.crt"),
+        "-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    fs::write(site.join("admin.crt"), "CRT").unwrap();
+    fs::write(site.join("admin.key"), "KEY").unwrap();
+    let config = site.join("config");
+    fs::write(
+        &config,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://c:6443', certificate-authority: ca.crt}\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\nusers:\n- name: u\n  user: {client-certificate: admin.crt, client-key: ./admin.key}\ncurrent-context: c\n",
+    )
+    .unwrap();
+    let merge = || -> Ran {
+        mooring()
+            .current_dir(dir.path())
+            .args(["kubeconfig", "merge", "site/config"])
+            .output()
+            .unwrap()
+            .into()
+    };
+    let merged = merge();
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
+    assert!(!merged.stdout.contains("admin.key"), "{}", merged.stdout);
+    let file = dir.path().join("merged.yaml");
+    fs::write(&file, &merged.stdout).unwrap();
+    let view = [
+        "config",
+        "view",
+        "--raw",
+        "--flatten",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data} {.users[0].user.client-certificate-data} {.users[0].user.client-key-data}",
+    ];
+    let ours = kubectl_output(&kubectl, &file, &view);
+    assert_eq!(ours, kubectl_output(&kubectl, &config, &view));
+    assert!(ours.ends_with(" Q1JU S0VZ"), "{ours}");
+
+    fs::remove_file(site.join("admin.key")).unwrap();
+    let missing = merge();
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    says(&missing, "site/config: user `u`: client-key ");
+    says(&missing, "admin.key");
 }
 
 fn kubectl_output(kubectl: &Path, kubeconfig: &Path, args: &[&str]) -> String {
@@ -512,6 +758,80 @@ fn get_merges_into_an_existing_file_without_truncating_it() {
         fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
     );
+
+    // One cluster merged in: the file's current-context stays unless
+    // --current-context names another.
+    let get_one = |extra: &[&str]| -> String {
+        let ran: Ran = mooring()
+            .args(["kubeconfig", "get", "target-cluster", "--bundle"])
+            .arg(bundle.path())
+            .arg("--file")
+            .arg(&file)
+            .arg("--merge")
+            .args(extra)
+            .env("HOME", home.path())
+            .env("MOORING_KUBECONFIG_STORE", home.path().join("store"))
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        let text = fs::read_to_string(&file).unwrap();
+        mooring_kube::file::parse(&text).unwrap().current_context
+    };
+    assert_eq!(get_one(&[]), "mine");
+    assert_eq!(
+        get_one(&["--current-context", "target-cluster"]),
+        "target-cluster"
+    );
+}
+
+/// `kubeconfig merge` follows kubectl's rule for KUBECONFIG=a:b: the first
+/// file to name a cluster, context or user wins. kubectl itself is the
+/// oracle: the merged file and the two files on KUBECONFIG read alike.
+#[test]
+fn merge_lets_the_first_file_win_as_kubectl_does() {
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = |server: &str, token: &str, extra: &str| {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: shared\n  cluster: {{server: '{server}'}}\n{extra}contexts:\n- name: shared\n  context: {{cluster: shared, user: shared}}\nusers:\n- name: shared\n  user: {{token: {token}}}\ncurrent-context: shared\n"
+        )
+    };
+    let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+    fs::write(&a, config("https://first:6443", "first-token", "")).unwrap();
+    let only_b = "- name: only-b\n  cluster: {server: 'https://b:6443'}\n";
+    fs::write(&b, config("https://second:6443", "second-token", only_b)).unwrap();
+    let merged: Ran = mooring()
+        .args(["kubeconfig", "merge"])
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(merged.code, 0, "{}", merged.stderr);
+    for kind in ["cluster", "context", "user"] {
+        says(&merged, &format!("b.yaml: {kind} shared left out"));
+    }
+    let file = dir.path().join("merged.yaml");
+    fs::write(&file, &merged.stdout).unwrap();
+    let view = [
+        "config",
+        "view",
+        "--raw",
+        "-o",
+        "jsonpath={.clusters[*].cluster.server} {.users[*].user.token}",
+    ];
+    let ours = kubectl_output(&kubectl, &file, &view);
+    let theirs = Command::new(&kubectl)
+        .env("KUBECONFIG", format!("{}:{}", a.display(), b.display()))
+        .args(view)
+        .output()
+        .unwrap();
+    assert!(theirs.status.success());
+    assert_eq!(ours, String::from_utf8(theirs.stdout).unwrap());
+    assert_eq!(ours, "https://b:6443 https://first:6443 first-token");
 }
 
 #[test]

@@ -31,7 +31,22 @@ Exit codes:
      Secret never appeared before the timeout, or a file could not be
      written (nothing is half-written)
   2  usage or input error: bad flags, an unknown cluster, an invalid
-     ClusterMap, bundle or kubeconfig";
+     ClusterMap, bundle or kubeconfig
+  4  `get` of a whole site: some clusters could not be resolved; the others
+     are written, and stderr names each one left out and why";
+
+/// The exit code of a site-wide `kubeconfig get` that left clusters out.
+pub(crate) const PARTIAL: u8 = 4;
+
+/// Exit 4: a site-wide `get` wrote what it could and left `clusters` out.
+pub(crate) fn partial(clusters: usize) -> Failure {
+    Failure {
+        code: PARTIAL,
+        error: anyhow::anyhow!(
+            "{clusters} cluster(s) left out (named above); the others were written"
+        ),
+    }
+}
 
 /// What `mooring inspect`'s help says about its exit status.
 pub(crate) const INSPECT_EXIT_CODES: &str = "\

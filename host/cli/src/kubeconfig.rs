@@ -11,11 +11,11 @@ use mooring_engine::limits;
 use mooring_kube::client::Wait;
 use mooring_kube::file::to_yaml;
 use mooring_kube::lifecycle;
-use mooring_kube::resolve::{Resolver, ResolverOptions, Site};
+use mooring_kube::resolve::{OperatorKubeconfig, Resolver, ResolverOptions, Site};
 use mooring_kube::store::FileStore;
 
 use crate::args::GlobalArgs;
-use crate::exit::{Failure, KUBECONFIG_EXIT_CODES, failed, input};
+use crate::exit::{Failure, KUBECONFIG_EXIT_CODES, failed, input, partial};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -46,7 +46,7 @@ pub(crate) enum KubeconfigCommand {
     Get {
         /// The clusters [default: every cluster of the ClusterMap]
         clusters: Vec<String>,
-        /// Set current-context [default: the cluster, when exactly one is asked for]
+        /// Set current-context [default: with --merge, the file's own; otherwise the cluster's, when exactly one is asked for]
         #[arg(long, value_name = "CONTEXT")]
         current_context: Option<String>,
         /// Write to FILE (mode 0600, replaced atomically) instead of stdout
@@ -60,8 +60,9 @@ pub(crate) enum KubeconfigCommand {
     },
     /// Merge kubeconfig files into one on stdout
     ///
-    /// Entries named alike are replaced where they stand by later files, new
-    /// ones appended; nothing is dropped or reordered.
+    /// As kubectl merges KUBECONFIG=a:b: the first file to name a cluster,
+    /// context or user wins (stderr names each later entry left out); the
+    /// first file's entries keep their order, new ones are appended.
     #[command(after_help = KUBECONFIG_EXIT_CODES)]
     Merge {
         /// The kubeconfig files, in order
@@ -75,9 +76,15 @@ pub(crate) enum KubeconfigCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct SiteArgs {
-    /// The bundle holding the site's ClusterMap (and KubeConfig document)
+    /// The bundle holding the site's ClusterMap (and KubeConfig document); `-` reads it as a YAML stream on stdin, as airshipctl's GenericContainer executor sends it
     #[arg(short, long, value_name = "DIR")]
     pub(crate) bundle: PathBuf,
+    /// Try FILE first for each cluster, by the cluster's context name (FILE:FILE... merged as kubectl merges KUBECONFIG) [default: $KUBECONFIG, but only where $KCTL_CONTEXT is set too, as in an airshipctl phase container]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) kubeconfig: Option<std::ffi::OsString>,
+    /// The context of that kubeconfig holding the cluster the command works on (the --children-of parent, or the one cluster named)
+    #[arg(long, value_name = "CONTEXT", env = "KCTL_CONTEXT")]
+    pub(crate) context: Option<String>,
     /// Wait at most this long for a Secret [default: the ClusterMap source's timeout, else 30s]
     #[arg(long, value_name = "DURATION", value_parser = limits::parse_duration)]
     pub(crate) timeout: Option<Duration>,
@@ -108,11 +115,22 @@ pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Re
             current_context,
         } => {
             let merged = lifecycle::merge(files, current_context.as_deref())?;
-            return output::stdout(to_yaml(&merged).as_bytes());
+            if !global.quiet {
+                for entry in &merged.ignored {
+                    eprintln!(
+                        "mooring: note: {entry} left out: an earlier file names it (the first wins, as in kubectl)"
+                    );
+                }
+            }
+            return output::stdout(to_yaml(&merged.kubeconfig).as_bytes());
         }
         KubeconfigCommand::Capture { site, .. } | KubeconfigCommand::Get { site, .. } => site,
     };
-    let bundle = Bundle::load(&site_args.bundle).map_err(input)?;
+    let bundle = match site_args.bundle.as_os_str() == "-" {
+        true => Bundle::from_stream(Path::new("<stdin>"), "<stdin>", crate::run::read_stdin()?),
+        false => Bundle::load(&site_args.bundle),
+    }
+    .map_err(input)?;
     let site = Site::from_bundle(&bundle).map_err(input)?;
     let store = global.store()?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -126,6 +144,7 @@ pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Re
         }),
         request_timeout: Duration::from_secs(10),
         secret_store: site_args.secret_store.clone(),
+        operator: operator_kubeconfig(site_args, command)?,
     };
     let resolver = Resolver::new(&site, options);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -164,12 +183,72 @@ pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Re
 /// Where the site's filesystem sources may read: the bundle, airshipctl's
 /// own kubeconfig, and what the operator approved on the command line or in
 /// the policy file for this bundle.
+/// The kubeconfig the operator hands over: `--kubeconfig`, or
+/// `$KUBECONFIG` where `$KCTL_CONTEXT` says an airshipctl executor set both
+/// (an operator's everyday `$KUBECONFIG` alone must not stand in for the
+/// ClusterMap's sources). `--context` names the context holding the
+/// cluster the command works on.
+fn operator_kubeconfig(
+    site_args: &SiteArgs,
+    command: &KubeconfigCommand,
+) -> Result<Option<OperatorKubeconfig>, Failure> {
+    let (files, describe) = match (&site_args.kubeconfig, std::env::var_os("KUBECONFIG")) {
+        (Some(files), _) => (files.clone(), "--kubeconfig"),
+        (None, Some(files)) if site_args.context.is_some() && !files.is_empty() => {
+            (files, "$KUBECONFIG")
+        }
+        _ => return Ok(None),
+    };
+    let paths: Vec<PathBuf> = std::env::split_paths(&files).collect();
+    let merged = lifecycle::merge(&paths, None)?;
+    let cluster = match command {
+        KubeconfigCommand::Capture {
+            children_of: Some(parent),
+            ..
+        } => Some(parent),
+        KubeconfigCommand::Capture { clusters, .. } | KubeconfigCommand::Get { clusters, .. } => {
+            match clusters.as_slice() {
+                [one] => Some(one),
+                _ => None,
+            }
+        }
+        KubeconfigCommand::Merge { .. } => None,
+    };
+    let context = match (cluster, &site_args.context) {
+        (Some(cluster), Some(context)) => {
+            if !merged
+                .kubeconfig
+                .contexts
+                .iter()
+                .any(|c| &c.name == context)
+            {
+                return Err(input(anyhow!(
+                    "{describe} ({}) has no context `{context}` (it has: {}); name one with --context or KCTL_CONTEXT",
+                    files.to_string_lossy(),
+                    merged.kubeconfig.context_names().join(", ")
+                )));
+            }
+            Some((cluster.clone(), context.clone()))
+        }
+        _ => None,
+    };
+    Ok(Some(OperatorKubeconfig {
+        describe: format!("{describe} {}", files.to_string_lossy()),
+        config: merged.kubeconfig,
+        context,
+    }))
+}
+
 fn readable(
     global: &GlobalArgs,
     site_args: &SiteArgs,
     home: Option<&Path>,
 ) -> Result<Vec<PathBuf>, Failure> {
-    let mut readable = vec![site_args.bundle.clone()];
+    // A bundle on stdin has no directory for sources to read in.
+    let mut readable: Vec<PathBuf> = match site_args.bundle.as_os_str() == "-" {
+        true => Vec::new(),
+        false => vec![site_args.bundle.clone()],
+    };
     readable.extend(home.map(|home| home.join(".airship").join("kubeconfig")));
     readable.extend(site_args.allow_kubeconfig.iter().cloned());
     readable.extend(
@@ -236,12 +315,21 @@ async fn get(
             );
         }
     }
+    for left_out in &report.unresolved {
+        eprintln!(
+            "mooring: {}: left out: {}",
+            left_out.cluster, left_out.error
+        );
+    }
     match file {
-        None => output::stdout(to_yaml(&report.kubeconfig).as_bytes()),
+        None => output::stdout(to_yaml(&report.kubeconfig).as_bytes())?,
         Some(file) => {
             lifecycle::write(file, &report.kubeconfig)?;
             eprintln!("mooring: wrote {} (mode 0600)", file.display());
-            Ok(())
         }
+    }
+    match report.unresolved.len() {
+        0 => Ok(()),
+        n => Err(partial(n)),
     }
 }

@@ -431,7 +431,7 @@ fn progress_bar(total: usize, quiet: bool) -> ProgressBar {
 }
 
 /// A YAML stream on stdin, bounded like a bundle file.
-fn read_stdin() -> Result<String, Failure> {
+pub(crate) fn read_stdin() -> Result<String, Failure> {
     use std::io::Read;
     let limit = mooring_engine::bundle::MAX_FILE_BYTES;
     let mut text = String::new();

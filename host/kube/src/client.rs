@@ -155,15 +155,22 @@ impl Connection {
             cluster: cluster.to_owned(),
             reason,
         };
+        // A resolved kubeconfig holds the cluster under the ClusterMap's
+        // context name for it, which the older schema lets differ from
+        // the cluster's own (`kubeconfigContext`).
+        let context = match kubeconfig.contexts.as_slice() {
+            [only] if only.name != cluster => only.name.clone(),
+            _ => cluster.to_owned(),
+        };
         let server = kubeconfig
-            .server(cluster)
+            .server(&context)
             .unwrap_or("(no server)")
             .to_owned();
         let value = serde_json::to_value(kubeconfig).map_err(|e| client_error(e.to_string()))?;
         let parsed: KubeKubeconfig =
             serde_json::from_value(value).map_err(|e| client_error(e.to_string()))?;
         let options = KubeConfigOptions {
-            context: Some(cluster.to_owned()),
+            context: Some(context),
             ..KubeConfigOptions::default()
         };
         let mut config = kube::Config::from_custom_kubeconfig(parsed, &options)

@@ -169,11 +169,6 @@ impl Site {
             document: document.clone(),
             problems: vec![e.to_string()],
         })?;
-        map.validate()
-            .map_err(|problems| ResolveError::InvalidMap {
-                document: document.clone(),
-                problems: problems.iter().map(ToString::to_string).collect(),
-            })?;
         let kubeconfigs = documents
             .iter()
             .filter(|d| KubeConfigDocument::describes(*d));
@@ -202,14 +197,32 @@ impl Site {
         self.map.map.keys().map(String::as_str)
     }
 
+    /// The cluster is in the map, and neither its entry nor any of its
+    /// parents' has a problem. As in airshipctl, a map with a broken entry
+    /// (a parent outside the map, a clusterAPI source without a parent) is
+    /// not refused whole: only a cluster that needs that entry fails.
     fn check(&self, cluster: &str) -> Result<(), ResolveError> {
-        if self.map.map.contains_key(cluster) {
-            Ok(())
-        } else {
-            Err(ResolveError::UnknownCluster {
+        if !self.map.map.contains_key(cluster) {
+            return Err(ResolveError::UnknownCluster {
                 cluster: cluster.to_owned(),
                 document: self.map_document.clone(),
                 known: self.clusters().collect::<Vec<_>>().join(", "),
+            });
+        }
+        let mut problems = Vec::new();
+        let mut seen = vec![cluster];
+        let mut current = Some(cluster);
+        while let Some(key) = current {
+            problems.extend(self.map.problems(key).iter().map(ToString::to_string));
+            current = self.map.parent(key).filter(|p| !seen.contains(p));
+            seen.extend(current);
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ResolveError::InvalidMap {
+                document: self.map_document.clone(),
+                problems,
             })
         }
     }
@@ -246,6 +259,22 @@ pub struct ResolverOptions<'a> {
     /// Where a ClusterMap's `filesystem` sources may read: the bundle,
     /// airshipctl's `~/.airship/kubeconfig`, and what the operator approved.
     pub readable: Vec<PathBuf>,
+    /// A kubeconfig the operator handed over, tried before any source.
+    pub operator: Option<OperatorKubeconfig>,
+}
+
+/// A kubeconfig the operator hands over (`--kubeconfig`, or `$KUBECONFIG`
+/// where airshipctl's GenericContainer executor sets it): each cluster's
+/// context in it is tried before the ClusterMap's sources.
+#[derive(Debug)]
+pub struct OperatorKubeconfig {
+    /// How messages name it (`--kubeconfig a.yaml`, `$KUBECONFIG (a:b)`).
+    pub describe: String,
+    /// The files, merged as kubectl merges them, certificates inlined.
+    pub config: Kubeconfig,
+    /// `(cluster, context)`: the context that holds that cluster, when it
+    /// is not named after the cluster (`--context`, `$KCTL_CONTEXT`).
+    pub context: Option<(String, String)>,
 }
 
 /// The largest kubeconfig file a `filesystem` source reads.
@@ -297,6 +326,19 @@ impl<'a> Resolver<'a> {
         let entry = &self.site.map.map[cluster];
         let name = entry.context_name(cluster).to_owned();
         let mut failed = Vec::new();
+        if let Some(operator) = &self.options.operator {
+            let context = match &operator.context {
+                Some((named, context)) if named == cluster => context.as_str(),
+                _ => name.as_str(),
+            };
+            let outcome = operator
+                .config
+                .extract(Some(context), &name)
+                .map_err(|e| e.to_string());
+            if let Some(won) = settle(cluster, operator.describe.clone(), outcome, &mut failed) {
+                return Ok(won);
+            }
+        }
         for source in entry.sources(cluster) {
             let outcome = self.try_source(cluster, &name, &source).await;
             if let Some(won) = settle(cluster, source.describe(), outcome, &mut failed) {
@@ -366,8 +408,11 @@ impl<'a> Resolver<'a> {
                     trust::read_regular_file(&file, MAX_KUBECONFIG_BYTES).map_err(|e| chain(&e))?;
                 let text = String::from_utf8(bytes)
                     .map_err(|_| format!("{} is not UTF-8", file.display()))?;
-                let config =
+                let mut config =
                     crate::file::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+                let dir = file.parent().unwrap_or(Path::new("."));
+                crate::file::inline_files(&mut config, dir)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
                 config
                     .extract(context.as_deref(), name)
                     .map_err(|e| format!("{} {e}", file.display()))
