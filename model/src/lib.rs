@@ -202,7 +202,12 @@ pub struct Selector {
 impl Selector {
     /// True when `doc` satisfies every condition.
     pub fn matches(&self, doc: &impl Object) -> bool {
-        let field = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        // A field the selector does not name is never looked up: most
+        // selectors name one or two, and this runs for every document of
+        // every step.
+        fn field<'a>(want: &Option<String>, have: impl FnOnce() -> &'a str) -> bool {
+            want.as_deref().is_none_or(|w| w == have())
+        }
         let all = |want: &BTreeMap<String, String>, field: &str| {
             want.iter().all(|(k, v)| {
                 doc.metadata_map(field)
@@ -211,10 +216,10 @@ impl Selector {
                     == Some(v.as_str())
             })
         };
-        field(&self.api_version, doc.api_version())
-            && field(&self.kind, doc.kind())
-            && field(&self.name, doc.name())
-            && field(&self.namespace, doc.namespace())
+        field(&self.api_version, || doc.api_version())
+            && field(&self.kind, || doc.kind())
+            && field(&self.name, || doc.name())
+            && field(&self.namespace, || doc.namespace())
             && all(&self.labels, "labels")
             && all(&self.annotations, "annotations")
     }
