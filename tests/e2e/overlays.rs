@@ -3,6 +3,7 @@
 //! airshipctl's own files (`fixtures/airshipctl`, unmodified, Apache-2.0),
 //! built by the real `kubectl kustomize`.
 
+use std::fs;
 use std::path::PathBuf;
 
 use crate::util::{
@@ -124,6 +125,90 @@ fn a_site_that_needs_an_airshipctl_plugin_names_it_and_the_routes_that_work() {
         &ran,
         "airshipctl phase render PHASE | mooring run - --pipeline PIPELINE",
     );
+}
+
+/// `kubeconfig get --bundle` on an overlay site reads the ClusterMap as
+/// airshipctl does: from the site's build, where the site's patch is merged
+/// into its type's map (the site directory alone holds only the patch, and
+/// mooring used to answer "parent ephemeral-cluster is not a cluster of
+/// this map"). airshipctl's own map and docker-test-site patch, unmodified,
+/// composed by a plain kustomization; its real phases entrypoint needs
+/// airshipctl's plugins, and the error names the route that works, which
+/// is then taken.
+#[test]
+fn kubeconfig_commands_read_an_overlay_sites_cluster_map_from_its_build() {
+    let (_repo, manifests) = airshipctl();
+    if tool("kubectl").is_none() {
+        return;
+    }
+    let tree = tempfile::tempdir().unwrap();
+    let (base, site) = (tree.path().join("type"), tree.path().join("site"));
+    fs::create_dir_all(&base).unwrap();
+    fs::create_dir_all(&site).unwrap();
+    fs::copy(
+        manifests.join("phases/cluster-map.yaml"),
+        base.join("cluster-map.yaml"),
+    )
+    .unwrap();
+    fs::write(
+        base.join("kustomization.yaml"),
+        "resources:\n  - cluster-map.yaml\n",
+    )
+    .unwrap();
+    fs::copy(
+        manifests.join("site/docker-test-site/phases/cluster_map_patch.yaml"),
+        site.join("cluster_map_patch.yaml"),
+    )
+    .unwrap();
+    fs::write(
+        site.join("kustomization.yaml"),
+        "resources:\n  - ../type\npatchesStrategicMerge:\n  - cluster_map_patch.yaml\n",
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(home.path().join(".airship")).unwrap();
+    fs::write(
+        home.path().join(".airship/kubeconfig"),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: kind\n  cluster: {server: 'https://127.0.0.1:1'}\ncontexts:\n- name: ephemeral-cluster\n  context: {cluster: kind, user: kind}\nusers:\n- name: kind\n  user: {token: t}\n",
+    )
+    .unwrap();
+    let get = |bundle: &std::path::Path| {
+        let mut command = mooring();
+        command
+            .args(["kubeconfig", "get", "ephemeral-cluster", "--bundle"])
+            .arg(bundle)
+            .env("HOME", home.path())
+            .env("MOORING_KUBECONFIG_STORE", home.path().join("store"));
+        command
+    };
+    let ran: Ran = get(&site).output().unwrap().into();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(
+        &ran,
+        "is a kustomize overlay (kustomization.yaml resources: ../type); reading its `kubectl kustomize` build of 1 document(s)",
+    );
+    says(
+        &ran,
+        "ephemeral-cluster: from filesystem ~/.airship/kubeconfig",
+    );
+    assert!(
+        ran.stdout.contains("name: ephemeral-cluster\n"),
+        "{}",
+        ran.stdout
+    );
+
+    let phases: Ran = get(&manifests.join("site/docker-test-site/phases"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(phases.code, 2, "{}", phases.stderr);
+    says(&phases, "needs the KRM plugin `Templater`");
+    says(&phases, "(the kubeconfig commands take it as `--bundle -`)");
+
+    let stream = kustomize_build(&site).unwrap();
+    let piped = run_with_stdin(&mut get(std::path::Path::new("-")), &stream);
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    assert_eq!(piped.stdout, ran.stdout);
 }
 
 /// A site rendered by whatever builds it (airshipctl, kustomize with

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{ArgAction, Args, Parser, Subcommand};
 
 use mooring_engine::execute::{CredentialSource, NoCredentials};
+use mooring_engine::overlay::Kustomize;
 use mooring_engine::policy::Policy;
 use mooring_engine::runtime::{Runtime, RuntimeOptions, StartError};
 use mooring_kube::store::FileStore;
@@ -254,4 +255,20 @@ mod tests {
         assert!(Cli::try_parse_from(["mooring", "run"]).is_err());
         assert!(Cli::try_parse_from(["mooring", "-q", "-v", "guests"]).is_err());
     }
+}
+
+/// How a site that is a kustomize overlay is built (`run` and the
+/// kubeconfig commands read such a site as its build).
+#[derive(Debug, Args)]
+pub(crate) struct OverlayArgs {
+    /// The command that builds a site that is an overlay; the site
+    /// directory is added as its last argument
+    #[arg(
+        long,
+        env = "MOORING_KUSTOMIZE",
+        value_name = "COMMAND",
+        default_value = "kubectl kustomize",
+        value_parser = Kustomize::parse
+    )]
+    pub(crate) kustomize: Kustomize,
 }

@@ -8,13 +8,14 @@ use clap::{Args, Subcommand};
 
 use mooring_engine::bundle::Bundle;
 use mooring_engine::limits;
+use mooring_engine::overlay;
 use mooring_kube::client::Wait;
 use mooring_kube::file::to_yaml;
 use mooring_kube::lifecycle;
 use mooring_kube::resolve::{OperatorKubeconfig, Resolver, ResolverOptions, Site};
 use mooring_kube::store::FileStore;
 
-use crate::args::GlobalArgs;
+use crate::args::{GlobalArgs, OverlayArgs};
 use crate::exit::{Failure, KUBECONFIG_EXIT_CODES, failed, input, partial};
 use crate::output;
 
@@ -97,6 +98,8 @@ pub(crate) struct SiteArgs {
     /// Let the ClusterMap's filesystem sources read PATH (a file or directory) besides the bundle and ~/.airship/kubeconfig
     #[arg(long, value_name = "PATH")]
     pub(crate) allow_kubeconfig: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) overlay: OverlayArgs,
 }
 
 fn cluster_namespace(text: &str) -> Result<(String, String), String> {
@@ -126,11 +129,7 @@ pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Re
         }
         KubeconfigCommand::Capture { site, .. } | KubeconfigCommand::Get { site, .. } => site,
     };
-    let bundle = match site_args.bundle.as_os_str() == "-" {
-        true => Bundle::from_stream(Path::new("<stdin>"), "<stdin>", crate::run::read_stdin()?),
-        false => Bundle::load(&site_args.bundle),
-    }
-    .map_err(input)?;
+    let bundle = site_bundle(global, site_args)?;
     let site = Site::from_bundle(&bundle).map_err(input)?;
     let store = global.store()?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -183,6 +182,33 @@ pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Re
 /// Where the site's filesystem sources may read: the bundle, airshipctl's
 /// own kubeconfig, and what the operator approved on the command line or in
 /// the policy file for this bundle.
+/// The site's documents: a YAML stream on stdin (`-`), the kustomize build
+/// of a site that is an overlay (its ClusterMap is a patch on its type's,
+/// which only the build puts together, as airshipctl reads it), or the
+/// directory's files.
+fn site_bundle(global: &GlobalArgs, site_args: &SiteArgs) -> Result<Bundle, Failure> {
+    let dir = &site_args.bundle;
+    if dir.as_os_str() == "-" {
+        let text = crate::run::read_stdin()?;
+        return Bundle::from_stream(Path::new("<stdin>"), "<stdin>", text).map_err(input);
+    }
+    let Some(outside) = overlay::reaches_outside(dir) else {
+        return Bundle::load(dir).map_err(input);
+    };
+    let kustomize = &site_args.overlay.kustomize;
+    let text = overlay::build(dir, &outside, kustomize).map_err(input)?;
+    let bundle = Bundle::from_stream(dir, "<kustomize build>", text).map_err(input)?;
+    if !global.quiet {
+        eprintln!(
+            "mooring: {} is a kustomize overlay ({outside}); reading its `{}` build of {} document(s)",
+            dir.display(),
+            kustomize.display(),
+            bundle.documents().len()
+        );
+    }
+    Ok(bundle)
+}
+
 /// The kubeconfig the operator hands over: `--kubeconfig`, or
 /// `$KUBECONFIG` where `$KCTL_CONTEXT` says an airshipctl executor set both
 /// (an operator's everyday `$KUBECONFIG` alone must not stand in for the

@@ -13,14 +13,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::time::Duration;
 
 use mooring_engine::execute::CredentialSource;
-use mooring_engine::overlay::Kustomize;
 use mooring_engine::policy::{Approvals, GuestApproval, Policy};
 use mooring_engine::runtime::Runtime;
 use mooring_engine::session::{self, BundleRun, Destination, Input, StreamFormat, Written};
 use mooring_engine::{krm, limits};
 use rayon::prelude::*;
 
-use crate::args::GlobalArgs;
+use crate::args::{GlobalArgs, OverlayArgs};
 use crate::exit::{Failure, failed, input, would_change};
 use crate::{diff, output, results};
 
@@ -82,16 +81,8 @@ pub(crate) struct RunArgs {
     /// example, when its selector matched no document)
     #[arg(long)]
     pub(crate) strict: bool,
-    /// The command that builds a site that is an overlay; the site
-    /// directory is added as its last argument
-    #[arg(
-        long,
-        env = "MOORING_KUSTOMIZE",
-        value_name = "COMMAND",
-        default_value = "kubectl kustomize",
-        value_parser = Kustomize::parse
-    )]
-    pub(crate) kustomize: Kustomize,
+    #[command(flatten)]
+    pub(crate) overlay: OverlayArgs,
     #[command(flatten)]
     pub(crate) approve: ApproveArgs,
 }
@@ -224,7 +215,7 @@ impl Context<'_> {
         let approvals = self.args.approve.approvals(self.policy, site);
         let run = BundleRun {
             input,
-            kustomize: &self.args.kustomize,
+            kustomize: &self.args.overlay.kustomize,
             pipeline: self.args.pipeline.as_deref(),
             approvals: &approvals,
             destination,

@@ -97,7 +97,8 @@ pub enum OverlayError {
         "{site} is a kustomize overlay ({outside}) whose build needs the KRM plugin `{plugin}` (airshipctl's), which `{command}` does not run. \
          Render the site with what runs it and pipe the result in, for example \
          `airshipctl phase render PHASE | mooring run - --pipeline PIPELINE` or \
-         `kustomize build --enable-alpha-plugins {site} | mooring run - --pipeline PIPELINE`"
+         `kustomize build --enable-alpha-plugins {site} | mooring run - --pipeline PIPELINE` \
+         (the kubeconfig commands take it as `--bundle -`)"
     )]
     Plugin {
         /// The site directory.
