@@ -488,3 +488,60 @@ fn kubectl_applies_the_yaml_and_the_json_stream_in_a_dry_run() {
         );
     }
 }
+
+/// A result that would no longer build with kustomize is not written. A
+/// step removes the only document of `a.yaml`, which the kustomization
+/// still lists (only provider-filter prunes kustomization entries) and a
+/// patch still targets. The site built before; after the refused run it is
+/// as it was, and the error quotes kustomize. The docker site's in-place
+/// runs, whose provider-filter removes files and prunes every entry naming
+/// them, pass the same check (`provider_filter.rs`).
+#[test]
+fn a_result_that_would_not_build_is_not_written() {
+    use crate::util::{fixture_guest, kustomize_build, write_pipeline};
+    let site = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| fs::write(site.path().join(name), text).unwrap();
+    file(
+        "kustomization.yaml",
+        "resources:\n- a.yaml\n- b.yaml\npatchesStrategicMerge:\n- patch.yaml\n",
+    );
+    file(
+        "a.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n",
+    );
+    file(
+        "b.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n",
+    );
+    file(
+        "patch.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: patched\n",
+    );
+    if kustomize_build(site.path()).is_none() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(
+        scratch.path(),
+        &format!(
+            "- name: remove-a\n  guest: {}\n  selector: {{kind: ConfigMap, name: a}}\n  config: {{mode: remove-first}}\n",
+            fixture_guest(mooring_test_guests::HOSTILE).display()
+        ),
+    );
+    let before = snapshot(site.path());
+    let ran = run(
+        site.path(),
+        &["--pipeline", pipeline.to_str().unwrap(), "--in-place"],
+    );
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    says(
+        &ran,
+        &format!(
+            "the result would not build: `kubectl kustomize` fails on {} once written",
+            site.path().display()
+        ),
+    );
+    says(&ran, "a.yaml");
+    says(&ran, "nothing was written");
+    assert_eq!(before, snapshot(site.path()));
+}

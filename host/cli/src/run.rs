@@ -81,6 +81,11 @@ pub(crate) struct RunArgs {
     /// example, when its selector matched no document)
     #[arg(long)]
     pub(crate) strict: bool,
+    /// Write without first checking that a kustomize site still builds
+    /// (checked when the run removes or adds a file or edits a
+    /// kustomization; costs one kustomize build)
+    #[arg(long)]
+    pub(crate) no_build_check: bool,
     #[command(flatten)]
     pub(crate) overlay: OverlayArgs,
     #[command(flatten)]
@@ -221,6 +226,7 @@ impl Context<'_> {
             destination,
             show_secrets: self.args.show_secrets,
             strict: self.args.strict,
+            check_build: !self.args.no_build_check,
             all_documents: self.args.all_documents,
         };
         let report = match session::run_bundle(self.runtime, &run, self.credentials) {

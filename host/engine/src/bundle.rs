@@ -253,6 +253,12 @@ impl Bundle {
         &self.root
     }
 
+    /// True for a bundle read from a directory's files; false for a YAML
+    /// stream (stdin, or an overlay's build), which has no files of its own.
+    pub fn is_directory(&self) -> bool {
+        self.dir.is_some()
+    }
+
     /// Every YAML file's bundle-relative path and the text it was read with.
     pub fn file_texts(&self) -> impl Iterator<Item = (&str, &str)> {
         self.files

@@ -8,7 +8,13 @@
 //! real kustomize (`kubectl kustomize` unless the operator names another),
 //! never by re-implementing it. A build has no files of its own, so it can
 //! go to stdout or a new directory but cannot be rewritten in place.
+//!
+//! A site that is a kustomization of its own is checked the other way:
+//! before a run writes changes that could break its build, the result is
+//! built in a scratch copy ([`verify_result`]), and a result that would
+//! no longer build is not written.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -222,10 +228,6 @@ pub fn build(
     kustomize: &Kustomize,
 ) -> Result<String, Box<OverlayError>> {
     let command = kustomize.display();
-    let (program, args) = kustomize
-        .command
-        .split_first()
-        .expect("Kustomize::parse refuses an empty command");
     let not_started = |source| {
         Box::new(OverlayError::NotStarted {
             site: site.to_owned(),
@@ -234,15 +236,7 @@ pub fn build(
             source,
         })
     };
-    let mut child = Command::new(program)
-        .args(args)
-        .arg(site)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(not_started)?;
-    let output = bounded_output(&mut child).map_err(not_started)?;
+    let output = run_build(site, kustomize).map_err(not_started)?;
     let Some(stdout) = output.stdout else {
         return Err(Box::new(OverlayError::TooLarge {
             site: site.to_owned(),
@@ -276,6 +270,134 @@ pub fn build(
         })
     })?;
     Ok(text)
+}
+
+/// Runs `kustomize` on `dir`.
+fn run_build(dir: &Path, kustomize: &Kustomize) -> std::io::Result<BuildOutput> {
+    let (program, args) = kustomize
+        .command
+        .split_first()
+        .expect("Kustomize::parse refuses an empty command");
+    let mut child = Command::new(program)
+        .args(args)
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    bounded_output(&mut child)
+}
+
+/// Why a run's result was not written: the site builds with `kustomize`
+/// now and would not once written.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the result would not build: `{command}` fails on {} once written ({stderr}); nothing was written. \
+     A step left the site inconsistent, for example removed a document that a patch or a \
+     kustomization still names; `mooring run --diff` shows what the steps changed",
+    .site.display()
+)]
+pub struct Unbuildable {
+    /// The site directory.
+    pub site: PathBuf,
+    /// The kustomize command.
+    pub command: String,
+    /// The end of what it printed on stderr, scrubbed.
+    pub stderr: String,
+}
+
+/// Checks, before a run writes `changes` into the kustomize site at
+/// `site`, that the result still builds: the site is copied to a scratch
+/// directory, changed there, and built. Checked when the changes could
+/// break a build (a file removed or added, a kustomization edited); a
+/// site that did not build before the run either, or a kustomize that
+/// cannot be started, is said on stderr and does not stop the write.
+pub fn verify_result(
+    site: &Path,
+    changes: &BTreeMap<String, Option<String>>,
+    kustomize: &Kustomize,
+) -> Result<(), Box<Unbuildable>> {
+    let is_kustomization = |path: &str| {
+        KUSTOMIZATION_FILES
+            .iter()
+            .any(|k| path.rsplit('/').next() == Some(*k))
+    };
+    let at_risk = changes
+        .iter()
+        .any(|(path, text)| text.is_none() || is_kustomization(path) || !site.join(path).exists());
+    if !at_risk || !KUSTOMIZATION_FILES.iter().any(|k| site.join(k).is_file()) {
+        return Ok(());
+    }
+    let command = kustomize.display();
+    let unchecked = |why: String| {
+        tracing::warn!(
+            "could not check that {} still builds: {why}",
+            site.display()
+        );
+        Ok(())
+    };
+    let stage = match staged(site, changes) {
+        Ok(stage) => stage,
+        Err(e) => return unchecked(format!("staging a copy failed: {e}")),
+    };
+    let failure = match run_build(stage.path(), kustomize) {
+        Ok(output) if output.status.success() => return Ok(()),
+        Ok(output) => String::from_utf8_lossy(&output.stderr).replace(
+            &stage.path().display().to_string(),
+            &site.display().to_string(),
+        ),
+        Err(e) => return unchecked(format!("`{command}` could not be started: {e}")),
+    };
+    match run_build(site, kustomize) {
+        Ok(before) if before.status.success() => Err(Box::new(Unbuildable {
+            site: site.to_owned(),
+            command,
+            stderr: crate::secrets::scrub_unknown(&tail(&failure)),
+        })),
+        _ => {
+            tracing::warn!(
+                "{} did not build with `{command}` before this run either; written anyway",
+                site.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A scratch copy of `site` with `changes` made to it.
+fn staged(
+    site: &Path,
+    changes: &BTreeMap<String, Option<String>>,
+) -> std::io::Result<tempfile::TempDir> {
+    fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            let target = to.join(entry.file_name());
+            if kind.is_dir() {
+                copy(&entry.path(), &target)?;
+            } else if kind.is_file() {
+                std::fs::copy(entry.path(), target)?;
+            }
+        }
+        Ok(())
+    }
+    let stage = tempfile::tempdir()?;
+    copy(site, stage.path())?;
+    for (path, text) in changes {
+        let file = stage.path().join(path);
+        match text {
+            Some(text) => {
+                if let Some(parent) = file.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(file, text)?;
+            }
+            None => std::fs::remove_file(file)?,
+        }
+    }
+    Ok(stage)
 }
 
 /// What a build printed: its stdout unless that is over the largest stream

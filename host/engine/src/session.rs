@@ -73,6 +73,9 @@ pub struct BundleRun<'a> {
     pub show_secrets: bool,
     /// Write nothing when a step reported a warning, as for an error.
     pub strict: bool,
+    /// Check, before writing into a kustomize site, that the result still
+    /// builds ([`overlay::verify_result`]).
+    pub check_build: bool,
     /// A stream shows kustomizations and the pipeline too, not only
     /// manifests.
     pub all_documents: bool,
@@ -148,6 +151,9 @@ pub enum RunError {
     /// A site that is an overlay could not be built.
     #[error(transparent)]
     Overlay(#[from] Box<OverlayError>),
+    /// The result would not build, so it was not written.
+    #[error(transparent)]
+    Unbuildable(#[from] Box<overlay::Unbuildable>),
     /// `--in-place` on a site that is an overlay: its documents are made
     /// by its build, not held in its files.
     #[error(
@@ -177,7 +183,7 @@ impl RunError {
             | RunError::Overlay(_)
             | RunError::InPlaceOverlay { .. } => true,
             RunError::Step(step) => step.cause.is_input_error(),
-            RunError::Write(_) => false,
+            RunError::Write(_) | RunError::Unbuildable(_) => false,
         }
     }
 }
@@ -339,6 +345,13 @@ fn write(bundle: &Bundle, outcome: &Outcome, run: &BundleRun<'_>) -> Result<Writ
         return Ok(Written::Diff(changes));
     }
     let private = bundle::private_files(documents);
+    let writes_files = matches!(
+        destination,
+        Destination::Directory(_) | Destination::InPlace
+    );
+    if run.check_build && bundle.is_directory() && writes_files {
+        overlay::verify_result(bundle.root(), &changes, run.kustomize)?;
+    }
     match destination {
         Destination::Directory(dir) => {
             bundle

@@ -66,6 +66,7 @@ impl Guest for Hostile {
         match config["mode"].as_str().unwrap_or("echo") {
             "echo" => {}
             "refuse" => return Err("refusing on purpose".to_owned()),
+            "remove-first" => documents.remove(0)?,
             "panic" => panic!("boom from guest"),
             "loop" => loop {
                 std::hint::black_box(documents);
