@@ -140,3 +140,58 @@ fn a_bundle_that_mixes_providers_must_say_which_it_is() {
     says(&ran, "the bundle mixes providers");
     says(&ran, "set `provider:`");
 }
+
+/// A site patch looks like the document it patches. On a docker site the
+/// metal3 host and its patch both go, every kustomization field naming
+/// either is pruned (`resources:` and `patchesStrategicMerge:`), a patch of
+/// a document that stays is kept, and the result builds with the real
+/// kustomize (which the run itself checks before writing).
+#[test]
+fn a_site_patch_goes_with_its_target_and_the_site_still_builds() {
+    use crate::util::kustomize_build;
+    let site = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| std::fs::write(site.path().join(name), text).unwrap();
+    file(
+        "kustomization.yaml",
+        "resources:\n  - cluster.yaml\n  - hosts.yaml\n  - cm.yaml\npatchesStrategicMerge:\n  - host-patch.yaml\n  - cm-patch.yaml\n",
+    );
+    file(
+        "cluster.yaml",
+        "apiVersion: infrastructure.cluster.x-k8s.io/v1beta1\nkind: DockerCluster\nmetadata:\n  name: target-cluster\n",
+    );
+    let host = |online: bool| {
+        format!(
+            "apiVersion: metal3.io/v1alpha1\nkind: BareMetalHost\nmetadata:\n  name: node01\nspec:\n  online: {online}\n"
+        )
+    };
+    file("hosts.yaml", &host(true));
+    file("host-patch.yaml", &host(false));
+    file(
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\ndata:\n  a: \"1\"\n",
+    );
+    file(
+        "cm-patch.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\ndata:\n  b: \"2\"\n",
+    );
+    if kustomize_build(site.path()).is_none() {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(scratch.path(), "- guest: provider-filter\n");
+    let ran = run(
+        site.path(),
+        &["--pipeline", pipeline.to_str().unwrap(), "--in-place"],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(&ran, "dropped patchesStrategicMerge entry host-patch.yaml");
+    assert!(!site.path().join("hosts.yaml").exists());
+    assert!(!site.path().join("host-patch.yaml").exists());
+    assert!(site.path().join("cm-patch.yaml").exists());
+    let built = kustomize_build(site.path()).unwrap();
+    assert!(!built.contains("BareMetalHost"), "{built}");
+    assert!(
+        built.contains("a: \"1\"") && built.contains("b: \"2\""),
+        "{built}"
+    );
+}
