@@ -3,13 +3,16 @@
 //! client, persist it, resolve it when the parent is gone, merge it, and
 //! read the result with the real kubectl.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::apiserver::{ApiServer, Auth};
-use crate::util::{Ran, example_bundle, kustomize_build, mooring, run_with_stdin, says, tool};
+use crate::util::{
+    Ran, example_bundle, kustomize_build, mooring, repo, run_with_stdin, says, tool,
+};
 
 pub(crate) const SECRET_NS: &str = "target-infra";
 pub(crate) const SECRET: &str = "target-cluster-kubeconfig";
@@ -467,6 +470,116 @@ fn an_invalid_cluster_map_is_refused_with_document_and_field() {
     says(&site_wide, "parent `nowhere` is not a cluster");
     let got = mooring_kube::file::parse(&site_wide.stdout).unwrap();
     assert_eq!(got.context_names(), ["ephemeral-cluster"]);
+}
+
+/// airshipctl's kubeconfig builder cases (pkg/k8s/kubeconfig/builder_test.go
+/// at 6207e2c2) on its own test data (fixtures/airshipctl/pkg, unmodified),
+/// with airshipctl's expected contexts. Where mooring differs on purpose the
+/// difference is asserted: entries take the site's names (cluster
+/// `<cluster>`, user `<cluster>-admin`, where airshipctl keeps the source's
+/// `parent_parent_cluster`/`kubernetes-admin`), and a cluster asked for by
+/// name must resolve (airshipctl returns the others; mooring does so for a
+/// site-wide get, exit 4). The airshipctl case with a mocked clusterctl
+/// chain of three clusters is covered against a real API server by the
+/// capture tests above.
+#[test]
+fn airshipctls_kubeconfig_builder_cases() {
+    let fixtures = repo().join("tests/e2e/fixtures/airshipctl/pkg");
+    let bundle = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(bundle.path().join("testdata")).unwrap();
+    fs::copy(
+        fixtures.join("k8s/kubeconfig/testdata/kubeconfig.yaml"),
+        bundle.path().join("kubeconfig.yaml"),
+    )
+    .unwrap();
+    fs::copy(
+        fixtures.join("phase/testdata/kubeconfig.yaml"),
+        bundle.path().join("testdata/kubeconfig"),
+    )
+    .unwrap();
+    let get = |map: &str, args: &[&str]| -> Ran {
+        fs::write(bundle.path().join("cluster-map.yaml"), map).unwrap();
+        mooring()
+            .args(["kubeconfig", "get"])
+            .args(args)
+            .args(["--timeout", "1s", "--interval", "100ms", "--bundle"])
+            .arg(bundle.path())
+            .env("HOME", home.path())
+            .env("MOORING_KUBECONFIG_STORE", home.path().join("store"))
+            .output()
+            .unwrap()
+            .into()
+    };
+    let names = |ran: &Ran, list: &str| -> BTreeSet<String> {
+        let config = mooring_kube::file::parse(&ran.stdout).unwrap();
+        let entries = match list {
+            "contexts" => config.contexts,
+            "clusters" => config.clusters,
+            _ => config.users,
+        };
+        entries.into_iter().map(|e| e.name).collect()
+    };
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+    let map = |entries: &str| {
+        format!(
+            "apiVersion: airshipit.org/v1alpha1\nkind: ClusterMap\nmetadata:\n  name: builder-test\nmap:\n{entries}"
+        )
+    };
+    let parent_from_bundle = "  parent:\n    kubeconfigSources:\n      - type: bundle\n        bundle: {contextName: parent_parent_context}\n";
+
+    // "success cluster-api not reachable": airshipctl returns [parent].
+    let unreachable = map(&format!(
+        "  child:\n    parent: parent\n    kubeconfigSources:\n      - type: clusterAPI\n{parent_from_bundle}"
+    ));
+    let site_wide = get(&unreachable, &[]);
+    assert_eq!(site_wide.code, 4, "{}", site_wide.stderr);
+    assert_eq!(names(&site_wide, "contexts"), set(&["parent"]));
+    says(&site_wide, "mooring: child: left out: ");
+    let named = get(&unreachable, &["child"]);
+    assert_eq!(named.code, 1, "{}", named.stderr);
+
+    // "success two clusters": airshipctl's contexts; the site's names for
+    // clusters and users; each server from its own source.
+    // (airshipctl's path is relative to the test's directory; here the
+    // file is in the bundle, which a filesystem source may read.)
+    let two = map(&format!(
+        "  parent-parent:\n    kubeconfigSources:\n      - type: bundle\n        bundle: {{contextName: parent_parent_context}}\n  parent:\n    kubeconfigSources:\n      - type: filesystem\n        filesystem: {{path: {}, contextName: dummy_cluster}}\n",
+        bundle.path().join("testdata/kubeconfig").display()
+    ));
+    let both = get(&two, &[]);
+    assert_eq!(both.code, 0, "{}", both.stderr);
+    assert_eq!(names(&both, "contexts"), set(&["parent", "parent-parent"]));
+    assert_eq!(names(&both, "clusters"), set(&["parent", "parent-parent"]));
+    assert_eq!(
+        names(&both, "users"),
+        set(&["parent-admin", "parent-parent-admin"])
+    );
+    let config = mooring_kube::file::parse(&both.stdout).unwrap();
+    assert_eq!(config.server("parent"), Some("https://127.0.0.1:6443"));
+    assert_eq!(
+        config.server("parent-parent"),
+        Some("https://10.23.25.101:6443")
+    );
+
+    // "error requested cluster doesn't exist".
+    let missing = get(&map(parent_from_bundle), &["non-existent-cluster"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    says(
+        &missing,
+        "cluster `non-existent-cluster` is not in ClusterMap",
+    );
+
+    // airshipctl's phase test map names a parent outside the map: only the
+    // cluster that needs it fails; the other reads the bundle's one context.
+    let phase_map =
+        fs::read_to_string(fixtures.join("phase/testdata/phases/cluster-map.yaml")).unwrap();
+    let target = get(&phase_map, &["target-cluster"]);
+    assert_eq!(target.code, 2, "{}", target.stderr);
+    says(&target, "parent `ephemeral` is not a cluster of this map");
+    let ephemeral = get(&phase_map, &["ephemeral-cluster"]);
+    assert_eq!(ephemeral.code, 0, "{}", ephemeral.stderr);
+    assert_eq!(names(&ephemeral, "contexts"), set(&["ephemeral-cluster"]));
 }
 
 /// airshipctl's own ClusterMap test (pkg/cluster/clustermap/map_test.go,
