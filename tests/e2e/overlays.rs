@@ -211,6 +211,92 @@ fn kubeconfig_commands_read_an_overlay_sites_cluster_map_from_its_build() {
     assert_eq!(piped.stdout, ran.stdout);
 }
 
+/// treasuremap's multi-tenant type adds sub-clusters `wordpress` and `lma`
+/// (children of target-cluster, read through Cluster API) by patching
+/// airshipctl's ClusterMap; both files unmodified, composed by plain
+/// kustomizations. Before the sub-clusters exist, a site-wide get writes
+/// the ephemeral and target clusters and names each sub-cluster it left
+/// out (exit 4), where it used to fail whole on the first.
+#[test]
+fn a_multi_tenant_site_wide_get_writes_the_clusters_that_exist_yet() {
+    let (_repo, manifests) = airshipctl();
+    if tool("kubectl").is_none() {
+        return;
+    }
+    let tree = tempfile::tempdir().unwrap();
+    let (base, site) = (tree.path().join("base"), tree.path().join("multi-tenant"));
+    fs::create_dir_all(&base).unwrap();
+    fs::create_dir_all(&site).unwrap();
+    fs::copy(
+        manifests.join("phases/cluster-map.yaml"),
+        base.join("cluster-map.yaml"),
+    )
+    .unwrap();
+    fs::write(
+        base.join("kustomization.yaml"),
+        "resources:\n  - cluster-map.yaml\n",
+    )
+    .unwrap();
+    fs::copy(
+        repo().join(
+            "tests/e2e/fixtures/treasuremap/manifests/type/multi-tenant/phases/cluster_map_patch.yaml",
+        ),
+        site.join("cluster_map_patch.yaml"),
+    )
+    .unwrap();
+    fs::write(
+        site.join("kustomization.yaml"),
+        "resources:\n  - ../base\npatchesStrategicMerge:\n  - cluster_map_patch.yaml\n",
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    fs::create_dir(home.path().join(".airship")).unwrap();
+    let context =
+        |name: &str| format!("- name: {name}\n  context: {{cluster: {name}, user: {name}}}\n");
+    let named = |name: &str, body: &str| format!("- name: {name}\n  {body}\n");
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n{}{}contexts:\n{}{}users:\n{}{}",
+        named(
+            "ephemeral-cluster",
+            "cluster: {server: 'https://127.0.0.1:1'}"
+        ),
+        named("target-cluster", "cluster: {server: 'https://127.0.0.1:1'}"),
+        context("ephemeral-cluster"),
+        context("target-cluster"),
+        named("ephemeral-cluster", "user: {token: e}"),
+        named("target-cluster", "user: {token: t}"),
+    );
+    fs::write(home.path().join(".airship/kubeconfig"), kubeconfig).unwrap();
+    let ran: Ran = mooring()
+        .args([
+            "kubeconfig",
+            "get",
+            "--timeout",
+            "1s",
+            "--interval",
+            "100ms",
+            "--bundle",
+        ])
+        .arg(&site)
+        .env("HOME", home.path())
+        .env("MOORING_KUBECONFIG_STORE", home.path().join("store"))
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(ran.code, 4, "{}", ran.stderr);
+    let got = mooring_kube::file::parse(&ran.stdout).unwrap();
+    // In the build's order: kustomize writes the map's keys sorted.
+    assert_eq!(got.context_names(), ["ephemeral-cluster", "target-cluster"]);
+    for sub in ["wordpress", "lma"] {
+        says(
+            &ran,
+            &format!("mooring: {sub}: left out: no kubeconfig for cluster `{sub}`"),
+        );
+        says(&ran, &format!("clusterAPI Secret {sub}/{sub}-kubeconfig"));
+    }
+    says(&ran, "2 cluster(s) left out");
+}
+
 /// A site rendered by whatever builds it (airshipctl, kustomize with
 /// plugins) comes in on stdin.
 #[test]
