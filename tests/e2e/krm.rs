@@ -159,6 +159,60 @@ fn kpt_fn_eval_runs_mooring_as_an_exec_function() {
     );
 }
 
+/// kpt sends the package's Kptfile among the items; a step without a
+/// selector changes it like any other item, and a selector leaves it out
+/// (the README's promise).
+#[test]
+fn under_kpt_the_kptfile_is_an_item_a_selector_can_leave_out() {
+    let _warm = mooring();
+    let dir = tempfile::tempdir().unwrap();
+    package(dir.path());
+    fs::write(
+        dir.path().join("Kptfile"),
+        "apiVersion: kpt.dev/v1\nkind: Kptfile\nmetadata:\n  name: pkg\n",
+    )
+    .unwrap();
+    let pkg = dir.path().to_str().unwrap();
+    let Some(ran) = kpt(&[
+        "fn",
+        "eval",
+        pkg,
+        "--exec",
+        &exec_line(),
+        "--",
+        "guest=set-metadata",
+        "config=labels: {team: infra}",
+    ]) else {
+        return;
+    };
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    let kptfile = || fs::read_to_string(dir.path().join("Kptfile")).unwrap();
+    assert!(kptfile().contains("team: infra"), "{}", kptfile());
+
+    let scratch = tempfile::tempdir().unwrap();
+    let config = scratch.path().join("fn-config.yaml");
+    fs::write(
+        &config,
+        "apiVersion: mooring.dev/v1alpha1\nkind: Pipeline\nmetadata:\n  name: services\nsteps:\n  - guest: set-metadata\n    selector: {kind: Service}\n    config: {labels: {only: services}}\n",
+    )
+    .unwrap();
+    let Some(ran) = kpt(&[
+        "fn",
+        "eval",
+        pkg,
+        "--exec",
+        &exec_line(),
+        "--fn-config",
+        config.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    assert_eq!(ran.code, 0, "{}\n{}", ran.stdout, ran.stderr);
+    assert!(!kptfile().contains("only: services"), "{}", kptfile());
+    let svc = fs::read_to_string(dir.path().join("svc.yaml")).unwrap();
+    assert!(svc.contains("only: services"), "{svc}");
+}
+
 fn kptfile(dir: &Path, guest: &str, config: &str) {
     fs::write(
         dir.join("Kptfile"),
