@@ -271,25 +271,7 @@ fn kpt_fn_render_stops_on_an_error_result_and_leaves_files_alone() {
 /// `docker` on PATH that runs the mooring binary on the same stdin.
 fn kustomize(config: &str) -> Option<Ran> {
     let kubectl = tool("kubectl")?;
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    fs::create_dir(&bin).unwrap();
-    let shim = bin.join("docker");
-    fs::write(
-        &shim,
-        format!(
-            "#!/bin/sh\n# test shim: kustomize runs `docker run ... IMAGE`\nMOORING_CACHE_DIR='{}' MOORING_POLICY='{}' exec '{}' fn\n",
-            cache_dir().display(),
-            crate::util::test_policy().display(),
-            binary().display()
-        ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&shim, fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    let (dir, path) = crate::util::docker_shim();
     let kust = dir.path().join("k");
     fs::create_dir(&kust).unwrap();
     fs::write(
@@ -309,11 +291,6 @@ fn kustomize(config: &str) -> Option<Ran> {
         ),
     )
     .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let output = Command::new(kubectl)
         .args(["kustomize", "--enable-alpha-plugins"])
         .arg(&kust)

@@ -103,6 +103,48 @@ fn in_place_on_an_overlay_is_refused_and_changes_nothing() {
     );
     assert!(ran.stdout.is_empty());
     assert_untouched(&before, &snapshot(repo.path()));
+
+    // The snippet the error gives works: saved beside the kustomization and
+    // named as a transformer, the site's own build applies the pipeline.
+    let Some(kubectl) = tool("kubectl") else {
+        return;
+    };
+    let (_, transformer) = ran
+        .stderr
+        .split_once("(the image is built by the Containerfile):\n")
+        .expect("the error carries the transformer");
+    assert!(
+        transformer.contains("image: localhost/mooring:latest"),
+        "{transformer}"
+    );
+    fs::write(site.join("mooring-pipeline.yaml"), transformer).unwrap();
+    let kustomization = site.join("kustomization.yaml");
+    let text = fs::read_to_string(&kustomization).unwrap();
+    fs::write(
+        &kustomization,
+        format!("{text}\ntransformers:\n  - mooring-pipeline.yaml\n"),
+    )
+    .unwrap();
+    let (_shim, path) = crate::util::docker_shim();
+    let built = std::process::Command::new(kubectl)
+        .args(["kustomize", "--enable-alpha-plugins"])
+        .arg(&site)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let built: Ran = built.into();
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let labelled = built.stdout.matches("site: docker").count();
+    assert_eq!(
+        labelled,
+        kinds(&built.stdout)
+            .iter()
+            .filter(|k| **k == "KubeadmConfigTemplate")
+            .count(),
+        "{}",
+        built.stdout
+    );
+    assert!(labelled > 0, "{}", built.stdout);
 }
 
 /// airshipctl's phase entrypoints need its Templater and

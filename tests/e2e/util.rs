@@ -393,3 +393,33 @@ pub(crate) fn says(ran: &Ran, needle: &str) {
         ran.stderr
     );
 }
+
+/// A directory holding a `docker` that runs `mooring fn` (the test build,
+/// its cache and the test policy), and a PATH that finds it first: what
+/// kustomize's containerized KRM functions run here, where there is no
+/// container engine. kustomize runs `docker run ... IMAGE`; the shim
+/// ignores the arguments.
+pub(crate) fn docker_shim() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    fs::create_dir(&bin).unwrap();
+    let shim = bin.join("docker");
+    fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\n# test shim: kustomize runs `docker run ... IMAGE`\nMOORING_CACHE_DIR='{}' MOORING_POLICY='{}' exec '{}' fn\n",
+            cache_dir().display(),
+            test_policy().display(),
+            binary().display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&shim, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (dir, path)
+}

@@ -7,6 +7,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 use crate::bundle::{self, Bundle, BundleError};
 use mooring_model::{OneOf, one_of};
 
@@ -17,6 +19,7 @@ use crate::overlay::{self, Kustomize, OverlayError};
 use crate::pipeline::{self, Pipeline, PipelineError};
 use crate::policy::{Approvals, NotApproved};
 use crate::runtime::Runtime;
+use crate::yaml;
 
 /// Where the result of a bundle run goes.
 #[derive(Debug, Clone, Copy)]
@@ -159,8 +162,11 @@ pub enum RunError {
     #[error(
         "{} is a kustomize overlay ({outside}): its documents are made by its kustomize build, \
          so there are no files to rewrite in place. Write the transformed build to stdout or \
-         --output-dir DIR, or run the pipeline inside the site's own build as a KRM function \
-         transformer (README, \"As a KRM function\")",
+         --output-dir DIR, or apply the pipeline inside the site's own build: save the \
+         document below as {}/mooring-pipeline.yaml, add `transformers: [mooring-pipeline.yaml]` \
+         to its kustomization, and build it with `kustomize build --enable-alpha-plugins` \
+         (the image is built by the Containerfile):\n{transformer}",
+        .site.display(),
         .site.display()
     )]
     InPlaceOverlay {
@@ -168,6 +174,8 @@ pub enum RunError {
         site: PathBuf,
         /// Where it reaches outside.
         outside: overlay::Outside,
+        /// The run's pipeline as a KRM function transformer document.
+        transformer: String,
     },
 }
 
@@ -275,6 +283,7 @@ fn load<'a>(run: &BundleRun<'a>) -> Result<Loaded<'a>, RunError> {
                     return Err(RunError::InPlaceOverlay {
                         site: dir.to_owned(),
                         outside,
+                        transformer: as_transformer(run.pipeline),
                     });
                 }
                 let text = overlay::build(dir, &outside, run.kustomize)?;
@@ -371,6 +380,42 @@ fn write(bundle: &Bundle, outcome: &Outcome, run: &BundleRun<'_>) -> Result<Writ
             })
         }
     }
+}
+
+/// The image the Containerfile builds, which a KRM function transformer
+/// names to run mooring inside kustomize.
+const IMAGE: &str = "localhost/mooring:latest";
+
+/// The pipeline in `file` (or a skeleton to fill in) as a kustomize
+/// transformer: the Pipeline document with the annotation that makes
+/// kustomize run it as a containerized KRM function.
+fn as_transformer(file: Option<&Path>) -> String {
+    let pipeline = file
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|text| {
+            yaml::split(&text)
+                .iter()
+                .filter_map(|chunk| yaml::parse("pipeline", chunk).ok().flatten())
+                .find(|doc| doc.get("kind").and_then(Value::as_str) == Some(pipeline::KIND))
+        });
+    let mut document = pipeline.unwrap_or_else(|| {
+        let skeleton = serde_json::json!({
+            "apiVersion": pipeline::API_VERSION,
+            "kind": pipeline::KIND,
+            "metadata": {"name": "site"},
+            "steps": [{"guest": "set-metadata", "config": {"labels": {"example": "replace-these-steps"}}}],
+        });
+        skeleton.as_object().cloned().unwrap_or_default()
+    });
+    let annotations = mooring_model::object_entry(
+        mooring_model::object_entry(&mut document, "metadata"),
+        "annotations",
+    );
+    annotations.insert(
+        "config.kubernetes.io/function".to_owned(),
+        Value::from(format!("container:\n  image: {IMAGE}\n")),
+    );
+    yaml::to_yaml(&document)
 }
 
 /// The pipeline document inside the bundle, when there is exactly one.
