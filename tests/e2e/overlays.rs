@@ -253,6 +253,67 @@ fn kubeconfig_commands_read_an_overlay_sites_cluster_map_from_its_build() {
     assert_eq!(piped.stdout, ran.stdout);
 }
 
+/// Given a site directory, the kubeconfig commands read the phases
+/// entrypoint its `metadata.yaml` names, as airshipctl does: airshipctl's
+/// own docker-test-site (whose entrypoint needs its plugins, so the error
+/// names the route) and a site of the same layout that plain kustomize
+/// builds.
+#[test]
+fn a_site_directory_is_read_through_the_phases_entrypoint_its_metadata_names() {
+    let (repo, manifests) = airshipctl();
+    if tool("kubectl").is_none() {
+        return;
+    }
+    let get = |site: &std::path::Path| -> Ran {
+        mooring()
+            .args(["kubeconfig", "get", "ephemeral-cluster", "--bundle"])
+            .arg(site)
+            .env("HOME", repo.path())
+            .env("MOORING_KUBECONFIG_STORE", repo.path().join("store"))
+            .output()
+            .unwrap()
+            .into()
+    };
+    let docker = get(&manifests.join("site/docker-test-site"));
+    assert_eq!(docker.code, 2, "{}", docker.stderr);
+    says(
+        &docker,
+        "names its phases entrypoint in metadata.yaml; reading ",
+    );
+    says(&docker, "manifests/site/docker-test-site/phases");
+    says(&docker, "(the kubeconfig commands take it as `--bundle -`)");
+
+    // The same layout, phases that build with plain kustomize.
+    let phases = manifests.join("site/plain-site/phases");
+    fs::create_dir_all(&phases).unwrap();
+    fs::copy(
+        manifests.join("phases/cluster-map.yaml"),
+        phases.join("cluster-map.yaml"),
+    )
+    .unwrap();
+    fs::write(
+        phases.join("kustomization.yaml"),
+        "resources:\n  - cluster-map.yaml\n",
+    )
+    .unwrap();
+    let metadata = fs::read_to_string(manifests.join("site/docker-test-site/metadata.yaml"))
+        .unwrap()
+        .replace("docker-test-site", "plain-site");
+    fs::write(manifests.join("site/plain-site/metadata.yaml"), metadata).unwrap();
+    fs::create_dir_all(repo.path().join(".airship")).unwrap();
+    fs::write(
+        repo.path().join(".airship/kubeconfig"),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: kind\n  cluster: {server: 'https://127.0.0.1:1'}\ncontexts:\n- name: ephemeral-cluster\n  context: {cluster: kind, user: kind}\nusers:\n- name: kind\n  user: {token: t}\n",
+    )
+    .unwrap();
+    let plain = get(&manifests.join("site/plain-site"));
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    says(
+        &plain,
+        "ephemeral-cluster: from filesystem ~/.airship/kubeconfig",
+    );
+}
+
 /// treasuremap's multi-tenant type adds sub-clusters `wordpress` and `lma`
 /// (children of target-cluster, read through Cluster API) by patching
 /// airshipctl's ClusterMap; both files unmodified, composed by plain

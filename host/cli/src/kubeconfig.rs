@@ -192,6 +192,17 @@ fn site_bundle(global: &GlobalArgs, site_args: &SiteArgs) -> Result<Bundle, Fail
         let text = crate::run::read_stdin()?;
         return Bundle::from_stream(Path::new("<stdin>"), "<stdin>", text).map_err(input);
     }
+    let entrypoint = phases_entrypoint(dir)?;
+    if let Some(phases) = &entrypoint
+        && !global.quiet
+    {
+        eprintln!(
+            "mooring: {} names its phases entrypoint in metadata.yaml; reading {}",
+            dir.display(),
+            phases.display()
+        );
+    }
+    let dir = entrypoint.as_deref().unwrap_or(dir);
     let Some(outside) = overlay::reaches_outside(dir) else {
         return Bundle::load(dir).map_err(input);
     };
@@ -207,6 +218,56 @@ fn site_bundle(global: &GlobalArgs, site_args: &SiteArgs) -> Result<Bundle, Fail
         );
     }
     Ok(bundle)
+}
+
+/// airshipctl reads a site's ClusterMap from its phases entrypoint, which
+/// the site's `metadata.yaml` (a `ManifestMetadata`) names relative to the
+/// repository root: `spec.phase.path`, the site itself being
+/// `spec.phase.docEntryPointPrefix`. For a site directory holding one, that
+/// entrypoint; `None` for any other directory.
+fn phases_entrypoint(dir: &Path) -> Result<Option<PathBuf>, Failure> {
+    let file = dir.join("metadata.yaml");
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(None);
+    };
+    let Some(metadata) = mooring_engine::yaml::read_object(&text).map(serde_json::Value::Object)
+    else {
+        return Ok(None);
+    };
+    if metadata["kind"] != "ManifestMetadata" {
+        return Ok(None);
+    }
+    let Some(phases) = metadata["spec"]["phase"]["path"]
+        .as_str()
+        .filter(|p| !p.is_empty())
+    else {
+        return Ok(None);
+    };
+    // The repository root: the site directory without its own prefix, or
+    // else the nearest parent under which the path exists.
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| input(anyhow!(e).context(format!("cannot read {}", dir.display()))))?;
+    let prefix = metadata["spec"]["phase"]["docEntryPointPrefix"]
+        .as_str()
+        .unwrap_or_default();
+    let root = (!prefix.is_empty())
+        .then(|| {
+            let depth = Path::new(prefix).components().count();
+            dir.ancestors()
+                .nth(depth)
+                .filter(|root| root.join(prefix) == dir)
+        })
+        .flatten()
+        .or_else(|| dir.ancestors().find(|root| root.join(phases).is_dir()));
+    match root.map(|root| root.join(phases)).filter(|p| p.is_dir()) {
+        Some(entrypoint) => Ok(Some(entrypoint)),
+        None => Err(input(anyhow!(
+            "{} names the phases entrypoint `{phases}` (spec.phase.path, from the repository root), which is not a directory under {} or any parent of it",
+            file.display(),
+            dir.display()
+        ))),
+    }
 }
 
 /// The kubeconfig the operator hands over: `--kubeconfig`, or
