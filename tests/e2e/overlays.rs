@@ -4,7 +4,7 @@
 //! built by the real `kubectl kustomize`.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::util::{
     Ran, assert_untouched, copy_tree, kustomize_build, mooring, repo, run, run_with_stdin, says,
@@ -29,6 +29,48 @@ fn label(kind: &str) -> (tempfile::TempDir, PathBuf) {
         ),
     );
     (scratch, pipeline)
+}
+
+/// airshipctl's base ClusterMap (unmodified) in `base/`, and in `site/` a
+/// kustomization that pulls it and applies `patch` (an unmodified site or
+/// type patch): the way a site's map is made. Returns the scratch tree and
+/// the site directory.
+fn patched_map(manifests: &Path, patch: &Path) -> (tempfile::TempDir, PathBuf) {
+    let tree = tempfile::tempdir().unwrap();
+    let (base, site) = (tree.path().join("base"), tree.path().join("site"));
+    fs::create_dir_all(&base).unwrap();
+    fs::create_dir_all(&site).unwrap();
+    fs::copy(
+        manifests.join("phases/cluster-map.yaml"),
+        base.join("cluster-map.yaml"),
+    )
+    .unwrap();
+    fs::write(
+        base.join("kustomization.yaml"),
+        "resources:\n  - cluster-map.yaml\n",
+    )
+    .unwrap();
+    fs::copy(patch, site.join("cluster_map_patch.yaml")).unwrap();
+    fs::write(
+        site.join("kustomization.yaml"),
+        "resources:\n  - ../base\npatchesStrategicMerge:\n  - cluster_map_patch.yaml\n",
+    )
+    .unwrap();
+    (tree, site)
+}
+
+/// `HOME/.airship/kubeconfig` with a context per cluster, each on a server
+/// nothing answers (reading it needs no network).
+fn airship_kubeconfig(home: &Path, clusters: &[&str]) {
+    let each = |f: &dyn Fn(&str) -> String| clusters.iter().map(|c| f(c)).collect::<String>();
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n{}contexts:\n{}users:\n{}",
+        each(&|c| format!("- name: {c}\n  cluster: {{server: 'https://127.0.0.1:1'}}\n")),
+        each(&|c| format!("- name: {c}\n  context: {{cluster: {c}, user: {c}}}\n")),
+        each(&|c| format!("- name: {c}\n  user: {{token: t}}\n")),
+    );
+    fs::create_dir_all(home.join(".airship")).unwrap();
+    fs::write(home.join(".airship/kubeconfig"), text).unwrap();
 }
 
 fn kinds(stream: &str) -> Vec<&str> {
@@ -183,37 +225,12 @@ fn kubeconfig_commands_read_an_overlay_sites_cluster_map_from_its_build() {
     if tool("kubectl").is_none() {
         return;
     }
-    let tree = tempfile::tempdir().unwrap();
-    let (base, site) = (tree.path().join("type"), tree.path().join("site"));
-    fs::create_dir_all(&base).unwrap();
-    fs::create_dir_all(&site).unwrap();
-    fs::copy(
-        manifests.join("phases/cluster-map.yaml"),
-        base.join("cluster-map.yaml"),
-    )
-    .unwrap();
-    fs::write(
-        base.join("kustomization.yaml"),
-        "resources:\n  - cluster-map.yaml\n",
-    )
-    .unwrap();
-    fs::copy(
-        manifests.join("site/docker-test-site/phases/cluster_map_patch.yaml"),
-        site.join("cluster_map_patch.yaml"),
-    )
-    .unwrap();
-    fs::write(
-        site.join("kustomization.yaml"),
-        "resources:\n  - ../type\npatchesStrategicMerge:\n  - cluster_map_patch.yaml\n",
-    )
-    .unwrap();
+    let (_tree, site) = patched_map(
+        &manifests,
+        &manifests.join("site/docker-test-site/phases/cluster_map_patch.yaml"),
+    );
     let home = tempfile::tempdir().unwrap();
-    fs::create_dir(home.path().join(".airship")).unwrap();
-    fs::write(
-        home.path().join(".airship/kubeconfig"),
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: kind\n  cluster: {server: 'https://127.0.0.1:1'}\ncontexts:\n- name: ephemeral-cluster\n  context: {cluster: kind, user: kind}\nusers:\n- name: kind\n  user: {token: t}\n",
-    )
-    .unwrap();
+    airship_kubeconfig(home.path(), &["ephemeral-cluster"]);
     let get = |bundle: &std::path::Path| {
         let mut command = mooring();
         command
@@ -227,7 +244,7 @@ fn kubeconfig_commands_read_an_overlay_sites_cluster_map_from_its_build() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     says(
         &ran,
-        "is a kustomize overlay (kustomization.yaml resources: ../type); reading its `kubectl kustomize` build of 1 document(s)",
+        "is a kustomize overlay (kustomization.yaml resources: ../base); reading its `kubectl kustomize` build of 1 document(s)",
     );
     says(
         &ran,
@@ -300,12 +317,7 @@ fn a_site_directory_is_read_through_the_phases_entrypoint_its_metadata_names() {
         .unwrap()
         .replace("docker-test-site", "plain-site");
     fs::write(manifests.join("site/plain-site/metadata.yaml"), metadata).unwrap();
-    fs::create_dir_all(repo.path().join(".airship")).unwrap();
-    fs::write(
-        repo.path().join(".airship/kubeconfig"),
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: kind\n  cluster: {server: 'https://127.0.0.1:1'}\ncontexts:\n- name: ephemeral-cluster\n  context: {cluster: kind, user: kind}\nusers:\n- name: kind\n  user: {token: t}\n",
-    )
-    .unwrap();
+    airship_kubeconfig(repo.path(), &["ephemeral-cluster"]);
     let plain = get(&manifests.join("site/plain-site"));
     assert_eq!(plain.code, 0, "{}", plain.stderr);
     says(
@@ -326,50 +338,14 @@ fn a_multi_tenant_site_wide_get_writes_the_clusters_that_exist_yet() {
     if tool("kubectl").is_none() {
         return;
     }
-    let tree = tempfile::tempdir().unwrap();
-    let (base, site) = (tree.path().join("base"), tree.path().join("multi-tenant"));
-    fs::create_dir_all(&base).unwrap();
-    fs::create_dir_all(&site).unwrap();
-    fs::copy(
-        manifests.join("phases/cluster-map.yaml"),
-        base.join("cluster-map.yaml"),
-    )
-    .unwrap();
-    fs::write(
-        base.join("kustomization.yaml"),
-        "resources:\n  - cluster-map.yaml\n",
-    )
-    .unwrap();
-    fs::copy(
-        repo().join(
+    let (_tree, site) = patched_map(
+        &manifests,
+        &repo().join(
             "tests/e2e/fixtures/treasuremap/manifests/type/multi-tenant/phases/cluster_map_patch.yaml",
         ),
-        site.join("cluster_map_patch.yaml"),
-    )
-    .unwrap();
-    fs::write(
-        site.join("kustomization.yaml"),
-        "resources:\n  - ../base\npatchesStrategicMerge:\n  - cluster_map_patch.yaml\n",
-    )
-    .unwrap();
-    let home = tempfile::tempdir().unwrap();
-    fs::create_dir(home.path().join(".airship")).unwrap();
-    let context =
-        |name: &str| format!("- name: {name}\n  context: {{cluster: {name}, user: {name}}}\n");
-    let named = |name: &str, body: &str| format!("- name: {name}\n  {body}\n");
-    let kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n{}{}contexts:\n{}{}users:\n{}{}",
-        named(
-            "ephemeral-cluster",
-            "cluster: {server: 'https://127.0.0.1:1'}"
-        ),
-        named("target-cluster", "cluster: {server: 'https://127.0.0.1:1'}"),
-        context("ephemeral-cluster"),
-        context("target-cluster"),
-        named("ephemeral-cluster", "user: {token: e}"),
-        named("target-cluster", "user: {token: t}"),
     );
-    fs::write(home.path().join(".airship/kubeconfig"), kubeconfig).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    airship_kubeconfig(home.path(), &["ephemeral-cluster", "target-cluster"]);
     let ran: Ran = mooring()
         .args([
             "kubeconfig",
