@@ -145,15 +145,24 @@ fn a_bundle_that_mixes_providers_must_say_which_it_is() {
 /// metal3 host and its patch both go, every kustomization field naming
 /// either is pruned (`resources:` and `patchesStrategicMerge:`), a patch of
 /// a document that stays is kept, and the result builds with the real
-/// kustomize (which the run itself checks before writing).
+/// kustomize (which the run itself checks before writing, here with a
+/// relative link to a shared file inside the site).
 #[test]
 fn a_site_patch_goes_with_its_target_and_the_site_still_builds() {
     use crate::util::kustomize_build;
-    let site = tempfile::tempdir().unwrap();
-    let file = |name: &str, text: &str| std::fs::write(site.path().join(name), text).unwrap();
+    let tree = tempfile::tempdir().unwrap();
+    let site = tree.path().join("site");
+    std::fs::create_dir_all(site.join("shared")).unwrap();
+    std::fs::write(
+        site.join("shared/common.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("shared/common.yaml", site.join("shared.yaml")).unwrap();
+    let file = |name: &str, text: &str| std::fs::write(site.join(name), text).unwrap();
     file(
         "kustomization.yaml",
-        "resources:\n  - cluster.yaml\n  - hosts.yaml\n  - cm.yaml\npatchesStrategicMerge:\n  - host-patch.yaml\n  - cm-patch.yaml\n",
+        "resources:\n  - cluster.yaml\n  - hosts.yaml\n  - cm.yaml\n  - shared.yaml\npatchesStrategicMerge:\n  - host-patch.yaml\n  - cm-patch.yaml\n",
     );
     file(
         "cluster.yaml",
@@ -174,21 +183,21 @@ fn a_site_patch_goes_with_its_target_and_the_site_still_builds() {
         "cm-patch.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: keep\ndata:\n  b: \"2\"\n",
     );
-    if kustomize_build(site.path()).is_none() {
+    if kustomize_build(site.as_path()).is_none() {
         return;
     }
     let scratch = tempfile::tempdir().unwrap();
     let pipeline = write_pipeline(scratch.path(), "- guest: provider-filter\n");
     let ran = run(
-        site.path(),
+        site.as_path(),
         &["--pipeline", pipeline.to_str().unwrap(), "--in-place"],
     );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     says(&ran, "dropped patchesStrategicMerge entry host-patch.yaml");
-    assert!(!site.path().join("hosts.yaml").exists());
-    assert!(!site.path().join("host-patch.yaml").exists());
-    assert!(site.path().join("cm-patch.yaml").exists());
-    let built = kustomize_build(site.path()).unwrap();
+    assert!(!site.as_path().join("hosts.yaml").exists());
+    assert!(!site.as_path().join("host-patch.yaml").exists());
+    assert!(site.as_path().join("cm-patch.yaml").exists());
+    let built = kustomize_build(site.as_path()).unwrap();
     assert!(!built.contains("BareMetalHost"), "{built}");
     assert!(
         built.contains("a: \"1\"") && built.contains("b: \"2\""),

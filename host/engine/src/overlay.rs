@@ -369,13 +369,19 @@ fn staged(
     site: &Path,
     changes: &BTreeMap<String, Option<String>>,
 ) -> std::io::Result<tempfile::TempDir> {
+    // A link is copied as the same link (kustomize follows links only
+    // within the site, where a relative one resolves in the copy as in the
+    // site); a `.git` directory is left behind (kustomize never reads it,
+    // and a repository's history can be large).
     fn copy(from: &Path, to: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(to)?;
         for entry in std::fs::read_dir(from)? {
             let entry = entry?;
             let kind = entry.file_type()?;
             let target = to.join(entry.file_name());
-            if kind.is_dir() {
+            if kind.is_symlink() {
+                std::os::unix::fs::symlink(std::fs::read_link(entry.path())?, target)?;
+            } else if kind.is_dir() && entry.file_name() != ".git" {
                 copy(&entry.path(), &target)?;
             } else if kind.is_file() {
                 std::fs::copy(entry.path(), target)?;
