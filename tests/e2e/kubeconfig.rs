@@ -739,6 +739,34 @@ fn merge_inlines_the_files_a_kubeconfig_names() {
     says(&missing, "admin.key");
 }
 
+/// A filesystem source's relative certificate path is read from beside
+/// the kubeconfig that names it and inlined, so what `get` prints (and what
+/// capture stores) works anywhere.
+#[test]
+fn a_filesystem_sources_certificate_paths_are_inlined() {
+    let server = ApiServer::start();
+    let site = Site::new(&server, Auth::Token);
+    let airship = site.home.path().join(".airship");
+    fs::write(airship.join("ca.crt"), "CA").unwrap();
+    fs::write(
+        airship.join("kubeconfig"),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: kind\n  cluster: {server: 'https://127.0.0.1:1', certificate-authority: ca.crt}\ncontexts:\n- name: ephemeral-cluster\n  context: {cluster: kind, user: kind}\nusers:\n- name: kind\n  user: {token: t}\n",
+    )
+    .unwrap();
+    let ran = site.kubeconfig(&["get", "ephemeral-cluster"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        ran.stdout.contains("certificate-authority-data: Q0E="),
+        "{}",
+        ran.stdout
+    );
+    assert!(
+        !ran.stdout.contains("certificate-authority: ca.crt"),
+        "{}",
+        ran.stdout
+    );
+}
+
 fn kubectl_output(kubectl: &Path, kubeconfig: &Path, args: &[&str]) -> String {
     let output = Command::new(kubectl)
         .arg("--kubeconfig")

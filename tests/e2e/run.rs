@@ -544,4 +544,17 @@ fn a_result_that_would_not_build_is_not_written() {
     says(&ran, "a.yaml");
     says(&ran, "nothing was written");
     assert_eq!(before, snapshot(site.path()));
+
+    // The operator may skip the check: then the broken result is written.
+    let ran = run(
+        site.path(),
+        &[
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--in-place",
+            "--no-build-check",
+        ],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(!site.path().join("a.yaml").exists());
 }
