@@ -337,6 +337,21 @@ fn the_capture_phase_runs_as_airshipctls_executor_runs_it() {
     ]);
     assert_eq!(wrong.code, 2, "{}", wrong.stderr);
     says(&wrong, "has no context `nope` (it has: kind-ephemeral)");
+
+    // By hand, without the executor's environment: the same two flags.
+    let mut command = mooring();
+    command
+        .args(&cmd[1..])
+        .arg("--kubeconfig")
+        .arg(&executor_kubeconfig)
+        .args(["--context", "kind-ephemeral"])
+        .env("HOME", site.home.path())
+        .env("MOORING_KUBECONFIG_STORE", site.store())
+        .env_remove("KUBECONFIG")
+        .env_remove("KCTL_CONTEXT");
+    let by_hand = run_with_stdin(&mut command, &documents);
+    assert_eq!(by_hand.code, 0, "{}", by_hand.stderr);
+    says(&by_hand, "target-cluster: captured from clusterAPI Secret");
 }
 
 #[test]
