@@ -102,6 +102,13 @@ pub(crate) struct SiteArgs {
     pub(crate) overlay: OverlayArgs,
 }
 
+impl SiteArgs {
+    /// True when the bundle is a YAML stream on stdin (`--bundle -`).
+    fn on_stdin(&self) -> bool {
+        self.bundle.as_os_str() == "-"
+    }
+}
+
 fn cluster_namespace(text: &str) -> Result<(String, String), String> {
     match text.split_once('/') {
         Some((cluster, namespace)) if !cluster.is_empty() && !namespace.is_empty() => {
@@ -188,7 +195,7 @@ pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Re
 /// directory's files.
 fn site_bundle(global: &GlobalArgs, site_args: &SiteArgs) -> Result<Bundle, Failure> {
     let dir = &site_args.bundle;
-    if dir.as_os_str() == "-" {
+    if site_args.on_stdin() {
         let text = crate::run::read_stdin()?;
         return Bundle::from_stream(Path::new("<stdin>"), "<stdin>", text).map_err(input);
     }
@@ -332,7 +339,7 @@ fn readable(
     home: Option<&Path>,
 ) -> Result<Vec<PathBuf>, Failure> {
     // A bundle on stdin has no directory for sources to read in.
-    let mut readable: Vec<PathBuf> = match site_args.bundle.as_os_str() == "-" {
+    let mut readable: Vec<PathBuf> = match site_args.on_stdin() {
         true => Vec::new(),
         false => vec![site_args.bundle.clone()],
     };

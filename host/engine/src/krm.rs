@@ -208,10 +208,10 @@ impl ResourceList {
             if skeleton.contains_key("results") {
                 return None;
             }
-            skeleton.insert("results".to_owned(), Value::Array(results.to_vec()));
             let mut block = Map::new();
             block.insert("results".to_owned(), Value::Array(results.to_vec()));
             tail = yaml::to_yaml(&block);
+            skeleton.extend(block);
         }
         let (before, after) = (
             &self.text[..layout.block.start],
