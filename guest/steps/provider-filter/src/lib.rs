@@ -239,21 +239,31 @@ impl<'s, 'a> Site<'s, 'a> {
     /// to build goes too.
     fn prune_kustomizations(&mut self) -> bool {
         let mut changed = false;
-        let kustomizations: Vec<usize> = self
+        let kustomizations: Vec<(usize, String, Map<String, Value>)> = self
             .live()
             .filter(|&i| self.docs[i].is_kustomization())
+            .filter_map(|i| {
+                let dir = parent(self.docs[i].path()).to_owned();
+                Some((i, dir, self.docs[i].content().ok()?))
+            })
             .collect();
-        for i in kustomizations {
-            let Ok(content) = self.docs[i].content() else {
-                continue;
-            };
-            let dir = parent(self.docs[i].path()).to_owned();
-            for reference in kustomize::references(&content) {
+        // The directories each kustomization names.
+        let named: Vec<(usize, String)> = kustomizations
+            .iter()
+            .flat_map(|(i, dir, content)| {
+                kustomize::references(content)
+                    .into_iter()
+                    .filter_map(|r| Some((*i, kustomize::join(dir, &r.path)?)))
+            })
+            .collect();
+        for (i, dir, content) in &kustomizations {
+            let i = *i;
+            for reference in kustomize::references(content) {
                 let done = self
                     .edits
                     .iter()
                     .any(|(d, p, _, _)| *d == i && *p == reference.pointer);
-                let emptied = kustomize::join(&dir, &reference.path)
+                let emptied = kustomize::join(dir, &reference.path)
                     .is_some_and(|target| self.emptied(&target));
                 if !done && emptied {
                     let why = format!(
@@ -265,7 +275,13 @@ impl<'s, 'a> Site<'s, 'a> {
                     changed = true;
                 }
             }
-            if self.emptied_kustomization(i, &content) {
+            // An emptied kustomization goes only where another names it (and
+            // loses the entry for it): one nothing names is an entrypoint,
+            // and stays one, building to nothing.
+            let named_elsewhere = named
+                .iter()
+                .any(|(j, target)| *j != i && target == dir && self.removed[*j].is_none());
+            if named_elsewhere && self.emptied_kustomization(i, content) {
                 changed |= self.remove(i, "kustomization left with nothing to build".to_owned());
             }
         }

@@ -218,3 +218,23 @@ fn a_bundle_of_two_providers_or_none_is_refused_with_what_was_found() {
         .to_string();
     assert!(none.contains("set `provider:`"), "{none}");
 }
+
+/// In a repository, a site's entrypoint that held only metal3 documents
+/// keeps its (now empty) kustomization, so it still builds, to nothing; a
+/// kustomization another one names goes, and so does that entry.
+#[test]
+fn an_emptied_entrypoint_keeps_its_kustomization() {
+    let run = site(infrastructure("DockerCluster"))
+        .doc(
+            "sites/hwcc/kustomization.yaml",
+            json!({"resources": ["../../hwcc"]}),
+        )
+        .run(provider_filter, json!({}))
+        .unwrap();
+    let left = names(&run);
+    assert!(!left.contains("/hwcc/kustomization.yaml"), "{left:?}");
+    assert_eq!(
+        kustomization(&run, "sites/hwcc/kustomization.yaml")["resources"],
+        json!([])
+    );
+}
