@@ -306,12 +306,15 @@ pub struct Unbuildable {
     pub stderr: String,
 }
 
-/// Checks, before a run writes `changes` into the kustomize site at
-/// `site`, that the result still builds: the site is copied to a scratch
-/// directory, changed there, and built. Checked when the changes could
-/// break a build (a file removed or added, a kustomization edited); a
-/// site that did not build before the run either, or a kustomize that
-/// cannot be started, is said on stderr and does not stop the write.
+/// Checks, before a run writes `changes` into the bundle at `site`, that
+/// what kustomize builds there still builds: the bundle is copied to a
+/// scratch directory, changed there, and each entrypoint the changes reach
+/// is built (the bundle itself when it has a kustomization; in a repository
+/// of sites, every kustomization no other one names). Checked when the
+/// changes could break a build (a file removed or added, a kustomization
+/// edited); an entrypoint that did not build before the run either, or a
+/// kustomize that cannot be started, is said on stderr and does not stop
+/// the write.
 pub fn verify_result(
     site: &Path,
     changes: &BTreeMap<String, Option<String>>,
@@ -325,7 +328,19 @@ pub fn verify_result(
     let at_risk = changes
         .iter()
         .any(|(path, text)| text.is_none() || is_kustomization(path) || !site.join(path).exists());
-    if !at_risk || !KUSTOMIZATION_FILES.iter().any(|k| site.join(k).is_file()) {
+    if !at_risk {
+        return Ok(());
+    }
+    let reached = entrypoints(site)
+        .into_iter()
+        .filter(|(_, reaches)| {
+            changes
+                .keys()
+                .any(|path| reaches.iter().any(|dir| is_within(path, dir)))
+        })
+        .map(|(entrypoint, _)| entrypoint)
+        .collect::<Vec<_>>();
+    if reached.is_empty() {
         return Ok(());
     }
     let command = kustomize.display();
@@ -340,28 +355,119 @@ pub fn verify_result(
         Ok(stage) => stage,
         Err(e) => return unchecked(format!("staging a copy failed: {e}")),
     };
-    let failure = match run_build(stage.path(), kustomize) {
-        Ok(output) if output.status.success() => return Ok(()),
-        Ok(output) => String::from_utf8_lossy(&output.stderr).replace(
-            &stage.path().display().to_string(),
-            &site.display().to_string(),
-        ),
-        Err(e) => return unchecked(format!("`{command}` could not be started: {e}")),
-    };
-    match run_build(site, kustomize) {
-        Ok(before) if before.status.success() => Err(Box::new(Unbuildable {
-            site: site.to_owned(),
-            command,
-            stderr: crate::secrets::scrub_unknown(&tail(&failure)),
-        })),
-        _ => {
-            tracing::warn!(
-                "{} did not build with `{command}` before this run either; written anyway",
-                site.display()
-            );
-            Ok(())
+    let mut broken_before = Vec::new();
+    for entrypoint in reached {
+        let failure = match run_build(&stage.path().join(&entrypoint), kustomize) {
+            Ok(output) if output.status.success() => continue,
+            Ok(output) => String::from_utf8_lossy(&output.stderr).replace(
+                &stage.path().display().to_string(),
+                &site.display().to_string(),
+            ),
+            Err(e) => return unchecked(format!("`{command}` could not be started: {e}")),
+        };
+        let dir = site.join(&entrypoint);
+        match run_build(&dir, kustomize) {
+            Ok(before) if before.status.success() => {
+                return Err(Box::new(Unbuildable {
+                    site: dir,
+                    command,
+                    stderr: crate::secrets::scrub_unknown(&tail(&failure)),
+                }));
+            }
+            _ => broken_before.push(dir.display().to_string()),
         }
     }
+    if !broken_before.is_empty() {
+        const NAMED: usize = 3;
+        let more = broken_before.len().saturating_sub(NAMED);
+        broken_before.truncate(NAMED);
+        tracing::warn!(
+            "{}{} did not build with `{command}` before this run either; written anyway",
+            broken_before.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
+/// True when the site-relative `path` is in directory `dir` or below it.
+fn is_within(path: &str, dir: &str) -> bool {
+    dir.is_empty()
+        || path
+            .strip_prefix(dir)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// What kustomize builds in `site`, each with the directories its build
+/// reads (its own and every one it names, at any depth): the site itself
+/// when it has a kustomization; otherwise every kustomization directory
+/// below it that no other one names (a repository's site entrypoints).
+fn entrypoints(site: &Path) -> Vec<(String, Vec<String>)> {
+    let named = |dir: &str| -> Vec<String> {
+        kustomization(site, dir)
+            .map(|(_, content)| {
+                kustomize::references(&content)
+                    .into_iter()
+                    .filter_map(|r| kustomize::join(dir, &r.path))
+                    .filter(|target| site.join(target).is_dir())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let reaches = |entrypoint: &str| {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut pending = vec![entrypoint.to_owned()];
+        while let Some(dir) = pending.pop() {
+            if seen.insert(dir.clone()) {
+                pending.extend(named(&dir));
+            }
+        }
+        seen.into_iter().collect::<Vec<_>>()
+    };
+    if kustomization(site, "").is_some() {
+        return vec![(String::new(), reaches(""))];
+    }
+    let dirs = kustomization_dirs(site);
+    let named_by_others: std::collections::BTreeSet<String> =
+        dirs.iter().flat_map(|dir| named(dir)).collect();
+    dirs.iter()
+        .filter(|dir| !named_by_others.contains(*dir))
+        .map(|dir| (dir.clone(), reaches(dir)))
+        .collect()
+}
+
+/// Every directory below `site` (site-relative) with a kustomization,
+/// leaving out hidden directories such as `.git` and not following links.
+fn kustomization_dirs(site: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![String::new()];
+    while let Some(dir) = pending.pop() {
+        if KUSTOMIZATION_FILES
+            .iter()
+            .any(|k| site.join(&dir).join(k).is_file())
+        {
+            found.push(dir.clone());
+        }
+        let Ok(entries) = std::fs::read_dir(site.join(&dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push(if dir.is_empty() {
+                    name
+                } else {
+                    format!("{dir}/{name}")
+                });
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 /// A scratch copy of `site` with `changes` made to it.
@@ -530,6 +636,46 @@ mod tests {
             Some("patches")
         );
         assert_eq!(reaches_outside(repo.path()), None, "no kustomization");
+    }
+
+    /// In a repository, the entrypoints are the kustomizations nothing
+    /// names, each with every directory its build reads; a hidden directory
+    /// is not looked in.
+    #[test]
+    fn a_repositorys_entrypoints_are_the_kustomizations_nothing_names() {
+        let repo = tree(&[
+            (
+                "type/t/kustomization.yaml",
+                "resources:\n- ../../function/f\n",
+            ),
+            ("function/f/kustomization.yaml", "resources:\n- f.yaml\n"),
+            (
+                "site/a/phases/kustomization.yaml",
+                "resources:\n- ../../../type/t\n",
+            ),
+            ("site/b/kustomization.yaml", "resources:\n- b.yaml\n"),
+            (".git/x/kustomization.yaml", "resources: []\n"),
+        ]);
+        let found = entrypoints(repo.path());
+        assert_eq!(
+            found,
+            [
+                (
+                    "site/a/phases".to_owned(),
+                    vec![
+                        "function/f".to_owned(),
+                        "site/a/phases".to_owned(),
+                        "type/t".to_owned()
+                    ]
+                ),
+                ("site/b".to_owned(), vec!["site/b".to_owned()]),
+            ]
+        );
+        assert!(is_within("function/f/f.yaml", "function/f"));
+        assert!(!is_within("function/ff/f.yaml", "function/f"));
+        // A bundle with a kustomization of its own is one entrypoint.
+        let site = repo.path().join("site/a/phases");
+        assert_eq!(entrypoints(&site).len(), 1);
     }
 
     #[test]
