@@ -137,7 +137,13 @@ pub(crate) fn kubeconfig(global: &GlobalArgs, command: &KubeconfigCommand) -> Re
         KubeconfigCommand::Capture { site, .. } | KubeconfigCommand::Get { site, .. } => site,
     };
     let bundle = site_bundle(global, site_args)?;
-    let site = Site::from_bundle(&bundle).map_err(input)?;
+    let site = Site::from_bundle(&bundle).map_err(|e| match sites_below(site_args) {
+        sites if sites.is_empty() => input(e),
+        sites => input(anyhow!(
+            "{e}. {} is a repository of sites, not one site: name one with --bundle, such as {sites}",
+            site_args.bundle.display()
+        )),
+    })?;
     let store = global.store()?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let options = ResolverOptions {
@@ -225,6 +231,45 @@ fn site_bundle(global: &GlobalArgs, site_args: &SiteArgs) -> Result<Bundle, Fail
         );
     }
     Ok(bundle)
+}
+
+/// The site directories (each with airshipctl's `metadata.yaml`) below the
+/// `--bundle` directory, for an error to name when it is a whole
+/// repository; empty when there are none.
+fn sites_below(site_args: &SiteArgs) -> String {
+    const SHOWN: usize = 4;
+    // Sites sit a few levels down (`manifests/site/<site>`); a bound keeps
+    // a mistaken `--bundle /` from walking the disk.
+    const DEPTH: usize = 6;
+    if site_args.on_stdin() {
+        return String::new();
+    }
+    let root = &site_args.bundle;
+    let mut sites = Vec::new();
+    let mut pending = vec![(root.clone(), 0)];
+    while let Some((dir, depth)) = pending.pop() {
+        if dir != *root && matches!(phases_entrypoint(&dir), Ok(Some(_))) {
+            sites.push(dir.display().to_string());
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if !hidden && depth < DEPTH && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                pending.push((entry.path(), depth + 1));
+            }
+        }
+    }
+    sites.sort();
+    let more = sites.len().saturating_sub(SHOWN);
+    sites.truncate(SHOWN);
+    let mut list = sites.join(", ");
+    if more > 0 {
+        list.push_str(&format!(" (and {more} more)"));
+    }
+    list
 }
 
 /// airshipctl reads a site's ClusterMap from its phases entrypoint, which
