@@ -154,9 +154,48 @@ fn the_containerfile_builds_with_the_pinned_toolchain_and_runs_mooring() {
     );
     assert!(containerfile.contains("ENTRYPOINT [\"mooring\"]"));
     for example in ["job.yaml", "argo.yaml", "tekton.yaml"] {
+        let block = block(example);
         assert!(
-            block(example).contains("image: localhost/mooring:latest"),
+            block.contains("image: localhost/mooring:latest"),
             "{example}"
         );
+        // The image runs as root (see below): a pod that insists on a
+        // non-root user must name one, or the kubelet refuses to start it.
+        assert_eq!(
+            block.contains("runAsNonRoot: true"),
+            block.contains("runAsUser:"),
+            "{example}"
+        );
+    }
+    // The capture phase mounts the operator's ~/.airship and kubeconfig
+    // store where mooring in the image looks for them: under its HOME (a
+    // mount anywhere else would leave captured kubeconfigs inside the
+    // container, lost when it exits).
+    let home = containerfile
+        .lines()
+        .find_map(|l| l.strip_prefix("ENV HOME="))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the Containerfile sets HOME");
+    for site in ["metal3-site", "docker-test-site"] {
+        let phase = fs::read_to_string(
+            repo()
+                .join("bundles")
+                .join(site)
+                .join("phases/capture.yaml"),
+        )
+        .unwrap();
+        let mounts: Vec<&str> = phase
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("dst: "))
+            .collect();
+        assert_eq!(
+            mounts,
+            [
+                format!("{home}/.airship"),
+                format!("{home}/.local/state/mooring")
+            ],
+            "{site}"
+        );
+        assert!(phase.contains("image: localhost/mooring:latest"), "{site}");
     }
 }
