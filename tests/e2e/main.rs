@@ -28,6 +28,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod adversarial;
+mod airship_repo;
 mod apiserver;
 mod author_kit;
 mod bad_input;

@@ -61,7 +61,7 @@ fn patched_map(manifests: &Path, patch: &Path) -> (tempfile::TempDir, PathBuf) {
 
 /// `HOME/.airship/kubeconfig` with a context per cluster, each on a server
 /// nothing answers (reading it needs no network).
-fn airship_kubeconfig(home: &Path, clusters: &[&str]) {
+pub(crate) fn airship_kubeconfig(home: &Path, clusters: &[&str]) {
     let each = |f: &dyn Fn(&str) -> String| clusters.iter().map(|c| f(c)).collect::<String>();
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n{}contexts:\n{}users:\n{}",

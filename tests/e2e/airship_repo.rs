@@ -1,0 +1,385 @@
+//! One Airship-style repository, as operators have them: airshipctl's and
+//! treasuremap's files (unmodified) with an operator's sites beside them
+//! (`fixtures/airship-sites/README.md` says what is whose): a docker site,
+//! a gcp site, a metal3 multi-tenant site with sub-clusters and airshipctl's
+//! azure site, each made of function, type and site layers with site
+//! patches. Every pipeline here runs on that tree, and the real
+//! `kubectl kustomize` builds every site before and after it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::util::{
+    Ran, copy_tree, kustomize_build, mooring, repo, run, run_with_stdin, says, snapshot,
+    write_pipeline,
+};
+
+/// A site: its name, its provider, and its kustomize entrypoints (from
+/// the repository root).
+struct Site {
+    name: &'static str,
+    provider: &'static str,
+    entrypoints: &'static [&'static str],
+}
+
+const SITES: &[Site] = &[
+    Site {
+        name: "docker-test-site",
+        provider: "docker",
+        entrypoints: &[
+            "airship-sites/manifests/site/docker-test-site/phases",
+            "airshipctl/manifests/site/docker-test-site/ephemeral/controlplane",
+            "airshipctl/manifests/site/docker-test-site/target/workers",
+        ],
+    },
+    Site {
+        name: "gcp-test-site",
+        provider: "gcp",
+        entrypoints: &[
+            "airship-sites/manifests/site/gcp-test-site/phases",
+            "airship-sites/manifests/site/gcp-test-site/target/controlplane",
+            "airship-sites/manifests/site/gcp-test-site/target/workers",
+        ],
+    },
+    Site {
+        name: "metal3-multi-tenant",
+        provider: "metal3",
+        entrypoints: &[
+            "airship-sites/manifests/site/metal3-multi-tenant/phases",
+            "airship-sites/manifests/site/metal3-multi-tenant/ephemeral/bootstrap",
+            "airship-sites/manifests/site/metal3-multi-tenant/target/controlplane",
+            "airship-sites/manifests/site/metal3-multi-tenant/target/workers",
+            "airship-sites/manifests/site/metal3-multi-tenant/hwcc",
+        ],
+    },
+    Site {
+        name: "reference-az-public-cluster",
+        provider: "azure",
+        entrypoints: &["airshipctl/manifests/site/reference-az-public-cluster/target/initinfra"],
+    },
+];
+
+fn site(name: &str) -> &'static Site {
+    SITES.iter().find(|s| s.name == name).unwrap()
+}
+
+/// A private copy of the repository.
+fn repository() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for tree in ["airshipctl", "treasuremap", "airship-sites"] {
+        copy_tree(
+            &repo().join("tests/e2e/fixtures").join(tree),
+            &dir.path().join(tree),
+        );
+    }
+    dir
+}
+
+/// Every site's every entrypoint built by `kubectl kustomize`, which must
+/// succeed; `None` where kubectl is missing and not required.
+fn build_every_site(root: &Path) -> Option<BTreeMap<&'static str, String>> {
+    let mut built = BTreeMap::new();
+    for entrypoint in SITES.iter().flat_map(|s| s.entrypoints) {
+        built.insert(*entrypoint, kustomize_build(&root.join(entrypoint))?);
+    }
+    Some(built)
+}
+
+/// A site rendered whole, as `airshipctl phase render` gives it: the
+/// builds of its entrypoints as one stream.
+fn rendered(built: &BTreeMap<&str, String>, site: &Site) -> String {
+    site.entrypoints
+        .iter()
+        .map(|e| built[e].as_str())
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+/// `Kind/name` of every document in a stream, in order.
+fn identities(stream: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for doc in stream.split("\n---\n") {
+        let field = |key: &str| {
+            doc.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let kind = field("kind: ");
+        if !kind.is_empty() {
+            found.push(format!("{kind}/{}", field("  name: ")));
+        }
+    }
+    found
+}
+
+fn count(stream: &str) -> usize {
+    identities(stream).len()
+}
+
+/// Case 1: a site directory that is an overlay used to be read as the few
+/// files in it (7 of 46 Phases), changed nothing and exited 0. Each
+/// entrypoint of every site is now worked on as its build, the repository
+/// is left as it was, and a selector that matches nothing in a build is
+/// said (case 8), and fails the run under `--strict`.
+#[test]
+fn every_site_is_worked_on_as_its_kustomize_build() {
+    let root = repository();
+    let Some(before) = build_every_site(root.path()) else {
+        return;
+    };
+    let files = snapshot(root.path());
+    let scratch = tempfile::tempdir().unwrap();
+    let label = write_pipeline(
+        scratch.path(),
+        "- guest: set-metadata\n  config: {labels: {airshipit.org/site: seen}}\n",
+    );
+    for entrypoint in SITES.iter().flat_map(|s| s.entrypoints) {
+        let ran = run(
+            &root.path().join(entrypoint),
+            &["--pipeline", label.to_str().unwrap()],
+        );
+        assert_eq!(ran.code, 0, "{entrypoint}: {}", ran.stderr);
+        says(&ran, "kustomize overlay");
+        let want = count(&before[entrypoint]);
+        assert!(want > 0, "{entrypoint} builds to nothing");
+        assert_eq!(count(&ran.stdout), want, "{entrypoint}: {}", ran.stdout);
+        assert_eq!(
+            ran.stdout.matches("airshipit.org/site: seen").count(),
+            want,
+            "{entrypoint}"
+        );
+    }
+    // A typo in a kind, in the docker site's phases.
+    let typo = write_pipeline(
+        scratch.path(),
+        "- guest: set-metadata\n  selector: {kind: PhasePlans}\n  config: {labels: {a: b}}\n",
+    );
+    let phases = root.path().join(site("docker-test-site").entrypoints[0]);
+    let ran = run(&phases, &["--pipeline", typo.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(&ran, "its selector matched none of the 102 document(s)");
+    let strict = run(&phases, &["--pipeline", typo.to_str().unwrap(), "--strict"]);
+    assert_ne!(strict.code, 0, "{}", strict.stderr);
+    assert!(strict.stdout.is_empty(), "{}", strict.stdout);
+
+    assert_eq!(
+        snapshot(root.path()),
+        files,
+        "a run on an overlay wrote to it"
+    );
+    assert_eq!(build_every_site(root.path()).unwrap(), before);
+}
+
+/// Cases 2 and 3, on each rendered site: the provider is read from the
+/// site itself (its infrastructure cluster, or `Cluster.spec.infrastructureRef`),
+/// what belongs to metal3 goes from every other site by kind
+/// (`BaremetalManager`, `BareMetalHost`, `HardwareClassification`) and by
+/// rule (the ISO plan), and the metal3 site keeps it all.
+#[test]
+fn each_rendered_site_keeps_only_its_own_providers_documents() {
+    let root = repository();
+    let Some(built) = build_every_site(root.path()) else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    for (name, config, says_provider) in [
+        ("docker-test-site", "", "provider docker, from"),
+        ("gcp-test-site", "", "provider gcp, from"),
+        ("metal3-multi-tenant", "", "provider metal3, from"),
+        // Its build holds Cluster API's provider components, no cluster:
+        // the operator names the provider, in any case.
+        (
+            "reference-az-public-cluster",
+            "  config: {provider: Azure}\n",
+            "provider azure, as configured",
+        ),
+    ] {
+        let site = site(name);
+        let mut stream = rendered(&built, site);
+        if name == "reference-az-public-cluster" {
+            // With the generic phases it would deploy with.
+            stream.push_str("---\n");
+            stream.push_str(
+                &kustomize_build(&root.path().join("airship-sites/manifests/phases")).unwrap(),
+            );
+        }
+        let pipeline = write_pipeline(
+            scratch.path(),
+            &format!("- guest: provider-filter\n{config}"),
+        );
+        let ran = run_with_stdin(
+            mooring().args(["run", "-", "--pipeline"]).arg(&pipeline),
+            &stream,
+        );
+        assert_eq!(ran.code, 0, "{name}: {}", ran.stderr);
+        says(&ran, says_provider);
+        let kept = identities(&ran.stdout);
+        let metal3_only = [
+            "BaremetalManager/RemoteDirectEphemeral",
+            "Phase/eject-virtual-media-ephemeral",
+            "PhasePlan/iso",
+        ];
+        let had = identities(&stream);
+        for id in metal3_only {
+            let had = had.iter().any(|k| k == id);
+            // The docker site's own plan patch deletes the ISO plan.
+            assert!(had || id == "PhasePlan/iso", "{name}'s build lacks {id}");
+            let kept = kept.iter().any(|k| k == id);
+            assert_eq!(kept, had && site.provider == "metal3", "{name}: {id}");
+        }
+        let metal3_kinds = [
+            "BareMetalHost/",
+            "HardwareClassification/",
+            "Metal3Cluster/",
+        ];
+        let left: Vec<_> = kept
+            .iter()
+            .filter(|k| metal3_kinds.iter().any(|m| k.starts_with(m)))
+            .collect();
+        if site.provider == "metal3" {
+            assert_eq!(left.len(), 4, "{name}: {left:?}");
+        } else {
+            assert!(left.is_empty(), "{name} kept {left:?}");
+        }
+    }
+    assert_eq!(build_every_site(root.path()).unwrap(), built);
+}
+
+/// Case 2 in place: the whole repository filtered for one provider, as an
+/// operator keeps a provider's own copy. Site patches go with what they
+/// patch and every kustomization entry naming a removed file goes too, so
+/// every site still builds — and the provider's own site builds to what
+/// filtering its rendered build gives.
+#[test]
+fn a_repository_filtered_in_place_still_builds_every_site() {
+    let scratch = tempfile::tempdir().unwrap();
+    for provider in ["docker", "gcp", "metal3"] {
+        let root = repository();
+        let Some(before) = build_every_site(root.path()) else {
+            return;
+        };
+        let pipeline = write_pipeline(
+            scratch.path(),
+            &format!("- guest: provider-filter\n  config: {{provider: {provider}}}\n"),
+        );
+        let ran = run(
+            root.path(),
+            &["--pipeline", pipeline.to_str().unwrap(), "--in-place"],
+        );
+        assert_eq!(ran.code, 0, "{provider}: {}", ran.stderr);
+        let after = build_every_site(root.path()).unwrap();
+        let own = SITES.iter().find(|s| s.provider == provider).unwrap();
+        let filtered = run_with_stdin(
+            mooring().args(["run", "-", "--pipeline"]).arg(&pipeline),
+            &rendered(&before, own),
+        );
+        assert_eq!(filtered.code, 0, "{}", filtered.stderr);
+        let mut want = identities(&filtered.stdout);
+        let mut have = identities(&rendered(&after, own));
+        want.sort();
+        have.sort();
+        assert_eq!(have, want, "{provider}: {}", ran.stderr);
+    }
+}
+
+/// `kubeconfig get --bundle` on a site directory reads its ClusterMap as
+/// airshipctl does: through the phases entrypoint its `metadata.yaml`
+/// names, where the type's and site's patches are merged (case 1: the
+/// directory alone holds at most a patch). The multi-tenant site's
+/// sub-clusters do not exist yet: the others are written, each missing one
+/// named, exit 4 (case 6). The repository root, where kustomize's inputs
+/// hold a base map and its patches, is refused with the sites to choose.
+#[test]
+fn kubeconfig_get_reads_each_sites_map_through_its_metadata() {
+    let root = repository();
+    if build_every_site(root.path()).is_none() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    crate::overlays::airship_kubeconfig(home.path(), &["ephemeral-cluster", "target-cluster"]);
+    let get = |site: &str, args: &[&str]| -> Ran {
+        mooring()
+            .args(["kubeconfig", "get"])
+            .args(args)
+            .arg("--bundle")
+            .arg(root.path().join("airship-sites/manifests/site").join(site))
+            .env("HOME", home.path())
+            .output()
+            .unwrap()
+            .into()
+    };
+    let docker = get("docker-test-site", &[]);
+    assert_eq!(docker.code, 0, "{}", docker.stderr);
+    for cluster in ["ephemeral-cluster", "target-cluster"] {
+        assert!(
+            docker.stdout.contains(&format!("name: {cluster}")),
+            "{}",
+            docker.stdout
+        );
+    }
+    let multi = get("metal3-multi-tenant", &[]);
+    assert_eq!(multi.code, 4, "{}", multi.stderr);
+    says(&multi, "wordpress");
+    says(&multi, "lma");
+    assert!(
+        multi.stdout.contains("name: target-cluster"),
+        "{}",
+        multi.stdout
+    );
+    // The repository itself is not a site: its base map and every patch
+    // are all ClusterMaps. The error names the sites to choose from.
+    let whole: Ran = mooring()
+        .args(["kubeconfig", "get", "--bundle"])
+        .arg(root.path())
+        .env("HOME", home.path())
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(whole.code, 2, "{}", whole.stderr);
+    says(
+        &whole,
+        "is a repository of sites, not one site: name one with --bundle, such as ",
+    );
+    says(&whole, "airship-sites/manifests/site/metal3-multi-tenant");
+}
+
+/// Case 4: kubeconfig-rewrite gives the metal3 site's KubeConfig the
+/// ClusterMap's names and renames the map's `bundle.contextName` with
+/// them, so the target cluster is still found in the rewritten build.
+#[test]
+fn a_rewritten_site_still_finds_its_clusters_in_its_kubeconfig() {
+    let root = repository();
+    let phases = root.path().join(site("metal3-multi-tenant").entrypoints[0]);
+    let Some(before) = build_every_site(root.path()) else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(scratch.path(), "- guest: kubeconfig-rewrite\n");
+    let ran = run(&phases, &["--pipeline", pipeline.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(
+        &ran,
+        "context target-cluster-admin@target-cluster is now target-cluster",
+    );
+    assert!(
+        !ran.stdout.contains("target-cluster-admin@target-cluster"),
+        "{}",
+        ran.stdout
+    );
+    let home = tempfile::tempdir().unwrap();
+    let got = run_with_stdin(
+        mooring()
+            .args(["kubeconfig", "get", "target-cluster", "--bundle", "-"])
+            .env("HOME", home.path()),
+        &ran.stdout,
+    );
+    assert_eq!(got.code, 0, "{}", got.stderr);
+    assert!(
+        got.stdout.contains("current-context: target-cluster"),
+        "{}",
+        got.stdout
+    );
+    assert_eq!(build_every_site(root.path()).unwrap(), before);
+}
