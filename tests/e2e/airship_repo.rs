@@ -7,8 +7,10 @@
 //! `kubectl kustomize` builds every site before and after it.
 
 use std::collections::BTreeMap;
+use std::fs;
 use std::path::Path;
 
+use crate::apiserver::{ApiServer, Auth};
 use crate::util::{
     Ran, copy_tree, kustomize_build, mooring, repo, run, run_with_stdin, says, snapshot,
     write_pipeline,
@@ -382,4 +384,125 @@ fn a_rewritten_site_still_finds_its_clusters_in_its_kubeconfig() {
         got.stdout
     );
     assert_eq!(build_every_site(root.path()).unwrap(), before);
+}
+
+/// Cases 6 and 7 on the multi-tenant site, as its clusters come up. The
+/// example plans' capture phase runs as airshipctl's executor runs it (its
+/// own command line, the phases build on stdin, `KUBECONFIG` and
+/// `KCTL_CONTEXT` naming the ephemeral cluster) and captures the target
+/// cluster from its Cluster API Secret; a site-wide `get` is partial (exit
+/// 4) while the sub-clusters do not exist; the site's KubeConfig takes the
+/// target's captured kubeconfig; once the target cluster holds the
+/// sub-clusters' Secrets they are captured through it, and `get` is whole.
+#[test]
+fn a_multi_tenant_sites_clusters_are_captured_as_they_come_up() {
+    let root = repository();
+    let Some(documents) =
+        kustomize_build(&root.path().join(site("metal3-multi-tenant").entrypoints[0]))
+    else {
+        return;
+    };
+    let server = ApiServer::start();
+    let home = tempfile::tempdir().unwrap();
+    let store = home.path().join("store");
+    let executor = home.path().join("executor-kubeconfig");
+    fs::write(&executor, server.kubeconfig("kind-ephemeral", Auth::Token)).unwrap();
+    server.put_secret(
+        "target-infra",
+        "target-cluster-kubeconfig",
+        &server.capi_kubeconfig("target-cluster", Auth::Token),
+    );
+    let as_executor = |args: &[&str], stdin: &str, executor_env: bool| -> Ran {
+        let mut command = mooring();
+        command
+            .args(args)
+            .env("HOME", home.path())
+            .env("MOORING_KUBECONFIG_STORE", &store)
+            .env_remove("KUBECONFIG")
+            .env_remove("KCTL_CONTEXT");
+        if executor_env {
+            command
+                .env("KUBECONFIG", &executor)
+                .env("KCTL_CONTEXT", "kind-ephemeral");
+        }
+        run_with_stdin(&mut command, stdin)
+    };
+
+    let capture = crate::kubeconfig::capture_phase_command();
+    let capture: Vec<&str> = capture.iter().map(String::as_str).collect();
+    let first = as_executor(&capture, &documents, true);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    says(&first, "target-cluster: captured from clusterAPI Secret");
+
+    let partial = as_executor(&["kubeconfig", "get", "--bundle", "-"], &documents, false);
+    assert_eq!(partial.code, 4, "{}", partial.stderr);
+    says(&partial, "mooring: wordpress: left out:");
+    says(&partial, "mooring: lma: left out:");
+
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(
+        scratch.path(),
+        "- guest: kubeconfig-rewrite\n- guest: inject-credentials\n  grants: {credentials: [target-cluster]}\n  config: {clusters: [target-cluster]}\n",
+    );
+    let injected = as_executor(
+        &[
+            "run",
+            "-",
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--allow-credentials",
+            "target-cluster",
+            "--show-secrets",
+        ],
+        &documents,
+        false,
+    );
+    assert_eq!(injected.code, 0, "{}", injected.stderr);
+    assert!(
+        !injected.stderr.contains(&server.token),
+        "a token reached stderr"
+    );
+
+    for sub in ["wordpress", "lma"] {
+        server.put_secret(
+            sub,
+            &format!("{sub}-kubeconfig"),
+            &server.capi_kubeconfig(sub, Auth::Token),
+        );
+    }
+    let second = as_executor(
+        &[
+            "kubeconfig",
+            "capture",
+            "--children-of",
+            "target-cluster",
+            "--bundle",
+            "-",
+        ],
+        &injected.stdout,
+        false,
+    );
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    says(
+        &second,
+        "wordpress: captured from clusterAPI Secret wordpress/wordpress-kubeconfig",
+    );
+    says(
+        &second,
+        "lma: captured from clusterAPI Secret lma/lma-kubeconfig",
+    );
+
+    let whole = as_executor(
+        &["kubeconfig", "get", "--bundle", "-"],
+        &injected.stdout,
+        false,
+    );
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let got = mooring_kube::file::parse(&whole.stdout).unwrap();
+    let mut contexts = got.context_names();
+    contexts.sort();
+    assert_eq!(
+        contexts,
+        ["ephemeral-cluster", "lma", "target-cluster", "wordpress"]
+    );
 }

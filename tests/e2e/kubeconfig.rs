@@ -289,20 +289,11 @@ fn the_capture_phase_runs_as_airshipctls_executor_runs_it() {
     )
     .unwrap();
 
-    let phase = fs::read_to_string(site.bundle.path().join("phases/capture.yaml")).unwrap();
-    let container = phase.split("\n---\n").nth(1).unwrap();
-    let container: serde_json::Value = serde_saphyr::from_str(container).unwrap();
-    let cmd: Vec<&str> = container["spec"]["airship"]["cmd"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    assert_eq!(cmd[0], "mooring");
+    let cmd = capture_phase_command();
     let capture = |env: &[(&str, &std::ffi::OsStr)]| -> Ran {
         let mut command = mooring();
         command
-            .args(&cmd[1..])
+            .args(&cmd)
             .env("HOME", site.home.path())
             .env("MOORING_KUBECONFIG_STORE", site.store())
             .env_remove("KUBECONFIG")
@@ -341,7 +332,7 @@ fn the_capture_phase_runs_as_airshipctls_executor_runs_it() {
     // By hand, without the executor's environment: the same two flags.
     let mut command = mooring();
     command
-        .args(&cmd[1..])
+        .args(&cmd)
         .arg("--kubeconfig")
         .arg(&executor_kubeconfig)
         .args(["--context", "kind-ephemeral"])
@@ -352,6 +343,25 @@ fn the_capture_phase_runs_as_airshipctls_executor_runs_it() {
     let by_hand = run_with_stdin(&mut command, &documents);
     assert_eq!(by_hand.code, 0, "{}", by_hand.stderr);
     says(&by_hand, "target-cluster: captured from clusterAPI Secret");
+}
+
+/// The arguments the example plans' capture phase gives `mooring` (its
+/// `GenericContainer`'s `cmd`, read from the phase document).
+pub(crate) fn capture_phase_command() -> Vec<String> {
+    let phase = fs::read_to_string(
+        crate::util::repo().join("bundles/docker-test-site/phases/capture.yaml"),
+    )
+    .unwrap();
+    let container = phase.split("\n---\n").nth(1).unwrap();
+    let container: serde_json::Value = serde_saphyr::from_str(container).unwrap();
+    let cmd: Vec<String> = container["spec"]["airship"]["cmd"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(cmd[0], "mooring");
+    cmd[1..].to_vec()
 }
 
 #[test]
