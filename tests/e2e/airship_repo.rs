@@ -291,7 +291,8 @@ fn a_repository_filtered_in_place_still_builds_every_site() {
 /// names, where the type's and site's patches are merged (case 1: the
 /// directory alone holds at most a patch). The multi-tenant site's
 /// sub-clusters do not exist yet: the others are written, each missing one
-/// named, exit 4 (case 6). The repository root, where kustomize's inputs
+/// named, exit 4 (case 6), and a dangling context in `~/.airship/kubeconfig`
+/// fails only the cluster that reads it (case 5). The repository root, where kustomize's inputs
 /// hold a base map and its patches, is refused with the sites to choose.
 #[test]
 fn kubeconfig_get_reads_each_sites_map_through_its_metadata() {
@@ -301,6 +302,14 @@ fn kubeconfig_get_reads_each_sites_map_through_its_metadata() {
     }
     let home = tempfile::tempdir().unwrap();
     crate::overlays::airship_kubeconfig(home.path(), &["ephemeral-cluster", "target-cluster"]);
+    // A context for a cluster that does not exist yet, as airshipctl's
+    // start_kind.sh leaves one (case 5): only a cluster that uses it fails.
+    let file = home.path().join(".airship/kubeconfig");
+    let text = fs::read_to_string(&file).unwrap().replace(
+        "users:\n",
+        "- name: wordpress\n  context: {cluster: wordpress, user: wordpress}\nusers:\n",
+    );
+    fs::write(&file, text).unwrap();
     let get = |site: &str, args: &[&str]| -> Ran {
         mooring()
             .args(["kubeconfig", "get"])
@@ -323,8 +332,8 @@ fn kubeconfig_get_reads_each_sites_map_through_its_metadata() {
     }
     let multi = get("metal3-multi-tenant", &[]);
     assert_eq!(multi.code, 4, "{}", multi.stderr);
-    says(&multi, "wordpress");
-    says(&multi, "lma");
+    says(&multi, "mooring: wordpress: left out:");
+    says(&multi, "mooring: lma: left out:");
     assert!(
         multi.stdout.contains("name: target-cluster"),
         "{}",
@@ -397,11 +406,10 @@ fn a_rewritten_site_still_finds_its_clusters_in_its_kubeconfig() {
 #[test]
 fn a_multi_tenant_sites_clusters_are_captured_as_they_come_up() {
     let root = repository();
-    let Some(documents) =
-        kustomize_build(&root.path().join(site("metal3-multi-tenant").entrypoints[0]))
-    else {
+    let Some(before) = build_every_site(root.path()) else {
         return;
     };
+    let documents = before[site("metal3-multi-tenant").entrypoints[0]].clone();
     let server = ApiServer::start();
     let home = tempfile::tempdir().unwrap();
     let store = home.path().join("store");
@@ -505,4 +513,5 @@ fn a_multi_tenant_sites_clusters_are_captured_as_they_come_up() {
         contexts,
         ["ephemeral-cluster", "lma", "target-cluster", "wordpress"]
     );
+    assert_eq!(build_every_site(root.path()).unwrap(), before);
 }
