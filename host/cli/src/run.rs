@@ -83,7 +83,8 @@ pub(crate) struct RunArgs {
     pub(crate) strict: bool,
     /// Write without first checking that a kustomize site still builds
     /// (checked when the run removes or adds a file or edits a
-    /// kustomization; costs one kustomize build)
+    /// kustomization; costs a kustomize build of the site, or in a
+    /// repository of each site entrypoint the changes reach)
     #[arg(long)]
     pub(crate) no_build_check: bool,
     #[command(flatten)]

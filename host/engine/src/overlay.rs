@@ -365,7 +365,11 @@ pub fn verify_result(
             ),
             Err(e) => return unchecked(format!("`{command}` could not be started: {e}")),
         };
-        let dir = site.join(&entrypoint);
+        // `join("")` would add a trailing slash to the name in messages.
+        let dir = match entrypoint.as_str() {
+            "" => site.to_owned(),
+            entrypoint => site.join(entrypoint),
+        };
         match run_build(&dir, kustomize) {
             Ok(before) if before.status.success() => {
                 return Err(Box::new(Unbuildable {
