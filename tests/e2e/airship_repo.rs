@@ -515,3 +515,54 @@ fn a_multi_tenant_sites_clusters_are_captured_as_they_come_up() {
     );
     assert_eq!(build_every_site(root.path()).unwrap(), before);
 }
+
+/// Case 4, with treasuremap's own `kubeconfig/update-target.yaml` (the
+/// ReplacementTransformer that writes generated credentials into a site's
+/// KubeConfig by entry name, in its `.config.users.[name=X]` syntax): after
+/// `kubeconfig-rewrite` gives the metal3 site's KubeConfig the ClusterMap's
+/// names, every entry it writes to is there; an entry that is not is
+/// warned about, naming the reference.
+#[test]
+fn treasuremaps_update_target_finds_its_entries_after_the_rewrite() {
+    let root = repository();
+    let Some(before) = build_every_site(root.path()) else {
+        return;
+    };
+    let update_target =
+        fs::read_to_string(root.path().join(
+            "treasuremap/manifests/site/reference-multi-tenant/kubeconfig/update-target.yaml",
+        ))
+        .unwrap();
+    let site = &before[site("metal3-multi-tenant").entrypoints[0]];
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(scratch.path(), "- guest: kubeconfig-rewrite\n");
+    let rewrite = |stream: String| {
+        run_with_stdin(
+            mooring().args(["run", "-", "--pipeline"]).arg(&pipeline),
+            &format!("{stream}---\n{update_target}"),
+        )
+    };
+    let ran = rewrite(site.clone());
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(
+        &ran,
+        "context target-cluster-admin@target-cluster is now target-cluster",
+    );
+    assert!(!ran.stderr.contains("warning"), "{}", ran.stderr);
+    assert!(
+        ran.stdout
+            .contains("[name=ephemeral-cluster-admin].user.client-key-data"),
+        "{}",
+        ran.stdout
+    );
+
+    // Without the ephemeral cluster's user, three references name nothing.
+    let without = site.replace("  - name: ephemeral-cluster-admin\n    user: {}\n", "");
+    assert_ne!(&without, site, "the build's KubeConfig changed shape");
+    let ran = rewrite(without);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(
+        &ran,
+        "field reference .config.users.[name=ephemeral-cluster-admin].user.client-key-data names users entry `ephemeral-cluster-admin`, which the KubeConfig document does not have",
+    );
+}

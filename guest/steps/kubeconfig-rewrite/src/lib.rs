@@ -176,12 +176,20 @@ fn follow_references(
 }
 
 /// Each `LIST[name=NAME]` or `LIST[?(@.name=="NAME")]` in a field
-/// reference: where its name starts and ends, the list and the name.
+/// reference, also written `LIST.[…]` (as airshipctl's and treasuremap's
+/// ReplacementTransformers do): where its name starts and ends, the list
+/// and the name.
 fn entry_spans(text: &str) -> Vec<(usize, usize, &'static str, &str)> {
     let mut spans = Vec::new();
-    for list in ["contexts", "clusters", "users"] {
-        let opening = format!("{list}[");
+    let openings = ["contexts", "clusters", "users"]
+        .into_iter()
+        .flat_map(|list| [(list, format!("{list}[")), (list, format!("{list}.["))]);
+    for (list, opening) in openings {
         for (at, _) in text.match_indices(&opening) {
+            // A whole path segment: `subclusters[` names no kubeconfig list.
+            if !matches!(text[..at].chars().next_back(), None | Some('.' | '{')) {
+                continue;
+            }
             let start = at + opening.len();
             let Some(len) = text[start..].find(']') else {
                 continue;
@@ -364,7 +372,7 @@ mod tests {
 
     /// treasuremap writes certificates into the KubeConfig document with
     /// a ReplacementTransformer whose field references name entries: they
-    /// follow the rename, in both spellings, and one that names nothing
+    /// follow the rename, in every spelling, and one that names nothing
     /// the document has is reported.
     #[test]
     fn replacement_field_references_follow_the_renamed_entries() {
@@ -375,7 +383,9 @@ mod tests {
              "target": {"objref": {"kind": "KubeConfig", "name": "default"},
                         "fieldrefs": ["{.config.clusters[name=tc].cluster.certificate-authority-data}",
                                       "{.config.users[?(@.name == 'tc-admin')].user.client-certificate-data}",
-                                      "{.config.users[name=nobody].user.token}"]}},
+                                      "{.config.users[name=nobody].user.token}",
+                                      ".config.users.[name=tc-admin].user.client-key-data",
+                                      "{.config.subusers[name=tc-admin].x}"]}},
             {"source": {"objref": {"kind": "KubeConfig", "name": "default"},
                         "fieldref": "{.config.contexts[?(@.name==\"tc-admin@tc\")].context.cluster}"},
              "target": {"objref": {"kind": "ConfigMap", "name": "x"}, "fieldrefs": ["{.data.users[name=tc-admin]}"]}}
@@ -398,7 +408,9 @@ mod tests {
             json!([
                 "{.config.clusters[name=target-cluster].cluster.certificate-authority-data}",
                 "{.config.users[?(@.name == 'target-cluster-admin')].user.client-certificate-data}",
-                "{.config.users[name=nobody].user.token}"
+                "{.config.users[name=nobody].user.token}",
+                ".config.users.[name=target-cluster-admin].user.client-key-data",
+                "{.config.subusers[name=tc-admin].x}"
             ])
         );
         assert_eq!(
