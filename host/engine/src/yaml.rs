@@ -87,7 +87,10 @@ pub fn is_empty(chunk: &str) -> bool {
     })
 }
 
-/// Parses one chunk. `Ok(None)` for an empty or `null` document.
+/// Parses one chunk. `Ok(None)` for an empty or `null` document, and for
+/// a JSON patch (the operations a kustomization's `patchesJson6902` or
+/// `patches` entry names, in YAML): kustomize's input, not an object, kept
+/// as it is written.
 pub fn parse(path: &str, chunk: &Chunk) -> Result<Option<Map<String, Value>>, YamlError> {
     if is_empty(&chunk.text) {
         return Ok(None);
@@ -95,6 +98,7 @@ pub fn parse(path: &str, chunk: &Chunk) -> Result<Option<Map<String, Value>>, Ya
     match from_chunk::<Value>(path, chunk)? {
         Value::Object(map) => Ok(Some(map)),
         Value::Null => Ok(None),
+        Value::Array(operations) if is_json_patch(&operations) => Ok(None),
         other => Err(YamlError {
             path: path.to_owned(),
             line: first_content_line(chunk),
@@ -279,6 +283,15 @@ pub fn first_content_line(chunk: &Chunk) -> usize {
     chunk.first_line + skipped
 }
 
+/// True for RFC 6902 operations: mappings, each with a string `op` and
+/// `path`.
+fn is_json_patch(operations: &[Value]) -> bool {
+    !operations.is_empty()
+        && operations
+            .iter()
+            .all(|op| op["op"].is_string() && op["path"].is_string())
+}
+
 fn describe(value: &Value) -> &'static str {
     match value {
         Value::Array(_) => "a sequence",
@@ -362,6 +375,12 @@ mod tests {
             "{error}"
         );
         assert_eq!(error.line, 11);
+        // A JSON patch in YAML, as kustomize reads one, is no object either,
+        // but it is kept as written rather than refused.
+        let patch = "- op: replace\n  path: /spec/x\n  value: 1\n";
+        assert_eq!(parse("f", &chunk(patch)).unwrap(), None);
+        let not_a_patch = "- op: replace\n- path: /x\n";
+        assert!(parse("f", &chunk(not_a_patch)).is_err());
     }
 
     /// What guest/README.md promises a guest reads.
