@@ -113,7 +113,9 @@ pub trait Object {
         }
         for field in ["labels", "annotations"] {
             match metadata.get(field) {
-                None => {}
+                // `annotations:` with nothing after it, as Helm charts
+                // render: Kubernetes and kustomize read it as absent.
+                None | Some(Value::Null) => {}
                 Some(Value::Object(map)) => {
                     if let Some((key, value)) = map.iter().find(|(_, v)| !v.is_string()) {
                         return Some(format!(
@@ -257,6 +259,10 @@ mod tests {
                 None,
             ),
             (json!({"kind": "A"}), None),
+            (
+                json!({"kind": "A", "metadata": {"annotations": null}}),
+                None,
+            ),
             (json!({"kind": 1}), Some("kind a number, not a string")),
             (
                 json!({"metadata": "x"}),
