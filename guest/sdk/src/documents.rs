@@ -246,6 +246,17 @@ impl<'s, 'a> Document<'s, 'a> {
         self.kind() == "Kustomization" || matches!(file, "kustomization.yaml" | "kustomization.yml")
     }
 
+    /// True for a Kubernetes object: it has an `apiVersion` and a `kind`,
+    /// and is not one of kustomize's own files (a kustomization, a
+    /// component, a transformer configuration), which name resources
+    /// rather than being one.
+    pub fn is_object(&self) -> bool {
+        !self.api_version().is_empty()
+            && !self.kind().is_empty()
+            && !self.is_kustomization()
+            && !self.api_version().starts_with("kustomize.config.k8s.io/")
+    }
+
     /// The value at an RFC 6901 pointer (`/spec/replicas`), if any.
     pub fn get(&self, pointer: &str) -> Option<Value> {
         self.set.flush();

@@ -1,6 +1,7 @@
-//! `set-metadata`: set labels and annotations on every document the step
-//! selects. It reads nothing: each label is one edit, sent with the rest in
-//! one batch, and written into the document's own text.
+//! `set-metadata`: set labels and annotations on every Kubernetes object
+//! the step selects (kustomize's own files are not objects). It reads
+//! nothing: each label is one edit, sent with the rest in one batch, and
+//! written into the document's own text.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +20,14 @@ fn set_metadata(config: Config, docs: &Documents, results: &mut Results) -> Resu
             "config sets no labels and no annotations; give `labels:` or `annotations:`",
         ));
     }
+    // Labels belong on Kubernetes objects: kustomize's own files in a
+    // repository (and data without a kind) are left as they are.
+    let mut skipped = 0;
     for doc in docs.iter() {
+        if !doc.is_object() {
+            skipped += 1;
+            continue;
+        }
         for (key, value) in &config.labels {
             doc.set_label(key, value);
         }
@@ -27,19 +35,25 @@ fn set_metadata(config: Config, docs: &Documents, results: &mut Results) -> Resu
             doc.set_annotation(key, value);
         }
     }
-    results.info(format!(
+    let mut summary = format!(
         "set {} label(s) and {} annotation(s) on {} document(s)",
         config.labels.len(),
         config.annotations.len(),
-        docs.len()
-    ));
+        docs.len() - skipped
+    );
+    if skipped > 0 {
+        summary.push_str(&format!(
+            "; left {skipped} that are not Kubernetes objects (kustomizations, kustomize configurations, documents without apiVersion and kind) as they were"
+        ));
+    }
+    results.info(summary);
     Ok(())
 }
 
 mooring_guest::export_step!(
     set_metadata,
     mooring_guest::Description {
-        summary: "set labels and annotations on the documents it is given",
+        summary: "set labels and annotations on the Kubernetes objects it is given (not on kustomize's own files)",
         config_schema: include_str!("../config.schema.json"),
         example: include_str!("../example.yaml"),
     }
@@ -55,12 +69,15 @@ mod tests {
         Fixture::new()
             .doc(
                 "a.yaml",
-                json!({"kind": "ConfigMap", "metadata": {"name": "a", "labels": {"keep": "me"}}}),
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "labels": {"keep": "me"}}}),
             )
             .doc(
                 "b.yaml",
-                json!({"kind": "Secret", "metadata": {"name": "b", "annotations": null}}),
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "b", "annotations": null}}),
             )
+            .doc("kustomization.yaml", json!({"resources": ["a.yaml", "b.yaml"], "configurations": ["config.yaml"]}))
+            .doc("config.yaml", json!({"nameReference": [{"kind": "Secret", "fieldSpecs": []}]}))
+            .doc("component/kustomization.yaml", json!({"apiVersion": "kustomize.config.k8s.io/v1alpha1", "kind": "Component"}))
     }
 
     #[test]
@@ -83,8 +100,25 @@ mod tests {
         );
         assert_eq!(
             run.messages(),
-            ["set 1 label(s) and 1 annotation(s) on 2 document(s)"]
+            [
+                "set 1 label(s) and 1 annotation(s) on 2 document(s); left 3 that are not Kubernetes objects (kustomizations, kustomize configurations, documents without apiVersion and kind) as they were"
+            ]
         );
+        // kustomize's own files are not resources: a label there would be
+        // a field kustomize does not expect.
+        for path in [
+            "kustomization.yaml",
+            "config.yaml",
+            "component/kustomization.yaml",
+        ] {
+            let doc = run.documents.iter().find(|d| d.path == path).unwrap();
+            assert!(
+                doc.content
+                    .get("metadata")
+                    .is_none_or(|m| m.get("labels").is_none()),
+                "{path}"
+            );
+        }
     }
 
     #[test]
