@@ -51,6 +51,7 @@ const SITES: &[Site] = &[
             "airship-sites/manifests/site/metal3-multi-tenant/ephemeral/bootstrap",
             "airship-sites/manifests/site/metal3-multi-tenant/target/controlplane",
             "airship-sites/manifests/site/metal3-multi-tenant/target/workers",
+            "airship-sites/manifests/site/metal3-multi-tenant/target/initinfra",
             "airship-sites/manifests/site/metal3-multi-tenant/hwcc",
         ],
     },
@@ -59,6 +60,14 @@ const SITES: &[Site] = &[
         provider: "azure",
         entrypoints: &["airshipctl/manifests/site/reference-az-public-cluster/target/initinfra"],
     },
+];
+
+/// What else the repository builds: the provider components clusterctl
+/// renders (kustomize directories of their own, not overlays), one in a
+/// version airshipctl keeps for history with a JSON patch written in YAML.
+const COMPONENTS: &[&str] = &[
+    "airshipctl/manifests/function/capd/v0.4.2",
+    "airshipctl/manifests/function/capd/v0.3.7",
 ];
 
 fn site(name: &str) -> &'static Site {
@@ -77,11 +86,13 @@ fn repository() -> tempfile::TempDir {
     dir
 }
 
-/// Every site's every entrypoint built by `kubectl kustomize`, which must
-/// succeed; `None` where kubectl is missing and not required.
+/// Every site's every entrypoint, and the components, built by
+/// `kubectl kustomize`, which must succeed; `None` where kubectl is missing
+/// and not required.
 fn build_every_site(root: &Path) -> Option<BTreeMap<&'static str, String>> {
     let mut built = BTreeMap::new();
-    for entrypoint in SITES.iter().flat_map(|s| s.entrypoints) {
+    let entrypoints = SITES.iter().flat_map(|s| s.entrypoints);
+    for entrypoint in entrypoints.chain(COMPONENTS) {
         built.insert(*entrypoint, kustomize_build(&root.join(entrypoint))?);
     }
     Some(built)
@@ -283,6 +294,57 @@ fn a_repository_filtered_in_place_still_builds_every_site() {
         want.sort();
         have.sort();
         assert_eq!(have, want, "{provider}: {}", ran.stderr);
+    }
+}
+
+/// A label on everything in the repository, in place: every object gets
+/// it, and kustomize's own files (kustomizations, transformer
+/// configurations, JSON patches written in YAML, as airshipctl's provider
+/// components hold) are left as they are, so every site still builds, each
+/// object in it labelled, and the repository's unchanged files are byte for
+/// byte what they were.
+#[test]
+fn a_whole_repository_labelled_in_place_still_builds_every_site() {
+    let root = repository();
+    let Some(before) = build_every_site(root.path()) else {
+        return;
+    };
+    let files = snapshot(root.path());
+    let scratch = tempfile::tempdir().unwrap();
+    let pipeline = write_pipeline(
+        scratch.path(),
+        "- guest: set-metadata\n  config: {labels: {airshipit.org/fleet: lab}}\n",
+    );
+    let ran = run(
+        root.path(),
+        &["--pipeline", pipeline.to_str().unwrap(), "--in-place"],
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(
+        &ran,
+        "that are not Kubernetes objects (kustomizations, kustomize configurations, documents without apiVersion and kind) as they were",
+    );
+    let after = build_every_site(root.path()).unwrap();
+    for (entrypoint, built) in &after {
+        assert_eq!(count(built), count(&before[entrypoint]), "{entrypoint}");
+        // kustomize's generators make ConfigMaps and Secrets from no file.
+        let unlabelled: Vec<&str> = built
+            .split("\n---\n")
+            .filter(|doc| !doc.contains("airshipit.org/fleet: lab"))
+            .filter(|doc| !doc.contains("\nkind: ConfigMap\n") && !doc.contains("\nkind: Secret\n"))
+            .collect();
+        assert!(unlabelled.is_empty(), "{entrypoint}: {unlabelled:?}");
+    }
+    let now = snapshot(root.path());
+    for (path, bytes) in &files {
+        let name = path.to_string_lossy();
+        let kustomize_own = name.ends_with("kustomization.yaml")
+            || name.ends_with("kustomizeconfig.yaml")
+            || name.ends_with("patch_crd_webhook_namespace.yaml")
+            || !(name.ends_with(".yaml") || name.ends_with(".yml"));
+        if kustomize_own {
+            assert_eq!(&now[path], bytes, "{name} changed");
+        }
     }
 }
 
