@@ -185,6 +185,47 @@ fn every_site_is_worked_on_as_its_kustomize_build() {
     assert_eq!(build_every_site(root.path()).unwrap(), before);
 }
 
+/// A kustomize directory that pulls nothing from outside (the CAPD
+/// components) is worked on as its files, as `--in-place` edits them; on
+/// stdout its patches would read like objects of their own, so the run
+/// says how many there are and how to work on the build instead.
+#[test]
+fn a_self_contained_directorys_stream_says_it_holds_patches() {
+    let root = repository();
+    let Some(built) = build_every_site(root.path()) else {
+        return;
+    };
+    let capd = root.path().join(COMPONENTS[0]);
+    let scratch = tempfile::tempdir().unwrap();
+    let label = write_pipeline(
+        scratch.path(),
+        "- guest: set-metadata\n  config: {labels: {a: b}}\n",
+    );
+    let ran = run(&capd, &["--pipeline", label.to_str().unwrap()]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    says(
+        &ran,
+        "'s files, not its kustomize build: 9 of its documents (crd/patches/",
+    );
+    says(
+        &ran,
+        "are patches a kustomization merges into other documents",
+    );
+    assert!(
+        count(&ran.stdout) > count(&built[COMPONENTS[0]]),
+        "{}",
+        ran.stdout
+    );
+    // Its build, piped in, is what kustomize makes: no patch among it.
+    let piped = run_with_stdin(
+        mooring().args(["run", "-", "--pipeline"]).arg(&label),
+        &built[COMPONENTS[0]],
+    );
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    assert!(!piped.stderr.contains("patches"), "{}", piped.stderr);
+    assert_eq!(count(&piped.stdout), count(&built[COMPONENTS[0]]));
+}
+
 /// Cases 2 and 3, on each rendered site: the provider is read from the
 /// site itself (its infrastructure cluster, or `Cluster.spec.infrastructureRef`),
 /// what belongs to metal3 goes from every other site by kind

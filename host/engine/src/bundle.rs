@@ -775,6 +775,32 @@ fn append_document(out: &mut String, text: &str) {
     }
 }
 
+/// The documents of `result` that a kustomization among them names as a
+/// patch (`patchesStrategicMerge`, `patches`): partial objects kustomize
+/// merges into others, which a stream of the bundle's files shows as if
+/// they were objects of their own.
+pub fn patches(result: &[Document]) -> Vec<&Document> {
+    let mut named = std::collections::HashSet::new();
+    for doc in result {
+        let file = doc.path.rsplit('/').next().unwrap_or_default();
+        if !crate::overlay::KUSTOMIZATION_FILES.contains(&file) {
+            continue;
+        }
+        let dir = doc.path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        for reference in mooring_model::kustomize::references(&doc.content) {
+            if matches!(reference.field, "patchesStrategicMerge" | "patches")
+                && let Some(path) = mooring_model::kustomize::join(dir, &reference.path)
+            {
+                named.insert(path);
+            }
+        }
+    }
+    result
+        .iter()
+        .filter(|doc| is_manifest(doc) && named.contains(&doc.path))
+        .collect()
+}
+
 /// A Kubernetes object: it has an apiVersion and a kind, and is not the
 /// pipeline that ran.
 pub fn is_manifest(doc: &Document) -> bool {

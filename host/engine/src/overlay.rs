@@ -25,7 +25,8 @@ use serde_json::{Map, Value};
 use crate::yaml;
 
 /// The names kustomize reads a kustomization from, in its order.
-const KUSTOMIZATION_FILES: &[&str] = &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+pub(crate) const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// How much of a failed build's stderr an error quotes.
 const STDERR_TAIL: usize = 2048;

@@ -322,8 +322,32 @@ fn load<'a>(run: &BundleRun<'a>) -> Result<Loaded<'a>, RunError> {
     })
 }
 
+/// A stream of a directory's documents is its files, not its kustomize
+/// build: a patch there reads like an object, and `kubectl apply` would
+/// apply it as one. Said, with the route to the build.
+fn warn_of_patches(bundle: &Bundle, documents: &[crate::document::Document]) {
+    let patches = bundle::patches(documents);
+    let Some(first) = patches.first() else {
+        return;
+    };
+    tracing::warn!(
+        "the stream holds {}'s files, not its kustomize build: {} of its documents ({}{}) are patches a kustomization merges into other documents, not objects of their own; \
+         for the build, run `kubectl kustomize {} | mooring run - ...`",
+        bundle.root().display(),
+        patches.len(),
+        first.path,
+        if patches.len() > 1 { ", ..." } else { "" },
+        bundle.root().display(),
+    );
+}
+
 fn write(bundle: &Bundle, outcome: &Outcome, run: &BundleRun<'_>) -> Result<Written, RunError> {
     let (destination, documents) = (run.destination, outcome.documents.as_slice());
+    if let Destination::Stream(_) = destination
+        && bundle.is_directory()
+    {
+        warn_of_patches(bundle, documents);
+    }
     match destination {
         Destination::Stream(StreamFormat::Yaml) => {
             return Ok(Written::Stream(
