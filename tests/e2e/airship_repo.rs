@@ -164,6 +164,27 @@ fn every_site_is_worked_on_as_its_kustomize_build() {
             "{entrypoint}"
         );
     }
+    // A site directory has no kustomization of its own: it is made of its
+    // entrypoints' builds, one after another (case 1 as first reported:
+    // "7 documents seen, nothing removed, exit 0").
+    for name in ["gcp-test-site", "metal3-multi-tenant"] {
+        let dir = root.path().join("airship-sites/manifests/site").join(name);
+        let ran = run(&dir, &["--pipeline", label.to_str().unwrap()]);
+        assert_eq!(ran.code, 0, "{name}: {}", ran.stderr);
+        says(
+            &ran,
+            "is a site directory with no kustomization of its own whose entrypoints reach outside it",
+        );
+        let want: usize = site(name)
+            .entrypoints
+            .iter()
+            .map(|e| count(&before[e]))
+            .sum();
+        assert_eq!(count(&ran.stdout), want, "{name}");
+        let in_place = run(&dir, &["--pipeline", label.to_str().unwrap(), "--in-place"]);
+        assert_eq!(in_place.code, 2, "{}", in_place.stderr);
+        says(&in_place, "so there are no files to rewrite in place");
+    }
     // A typo in a kind, in the docker site's phases.
     let typo = write_pipeline(
         scratch.path(),

@@ -216,16 +216,18 @@ fn site_bundle(global: &GlobalArgs, site_args: &SiteArgs) -> Result<Bundle, Fail
         );
     }
     let dir = entrypoint.as_deref().unwrap_or(dir);
-    let Some(outside) = overlay::reaches_outside(dir) else {
+    let layout = overlay::Layout::of(dir);
+    if layout == overlay::Layout::Files {
         return Bundle::load(dir).map_err(input);
-    };
+    }
     let kustomize = &site_args.overlay.kustomize;
-    let text = overlay::build(dir, &outside, kustomize).map_err(input)?;
+    let text = layout.build(dir, kustomize).map_err(input)?;
     let bundle = Bundle::from_stream(dir, "<kustomize build>", text).map_err(input)?;
     if !global.quiet {
         eprintln!(
-            "mooring: {} is a kustomize overlay ({outside}); reading its `{}` build of {} document(s)",
+            "mooring: {} is {}; reading its `{}` build of {} document(s)",
             dir.display(),
+            layout.describe(),
             kustomize.display(),
             bundle.documents().len()
         );

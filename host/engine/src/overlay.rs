@@ -155,11 +155,110 @@ pub enum OverlayError {
     },
 }
 
+/// How a bundle directory's documents are read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// From its files: it has no kustomization reaching outside it.
+    Files,
+    /// From its kustomize build: its kustomization reaches outside it.
+    Overlay(Outside),
+    /// From the builds of its entrypoints: it has no kustomization of its
+    /// own, and one below it reaches outside it, as in airshipctl's
+    /// `manifests/site/<site>` (`phases`, `target/workers`, ...).
+    Entrypoints {
+        /// The kustomizations below it that no other one there names,
+        /// directory-relative.
+        entrypoints: Vec<String>,
+        /// Where the first reaches outside.
+        outside: Outside,
+    },
+}
+
+impl Layout {
+    /// Reads how `dir` is laid out.
+    pub fn of(dir: &Path) -> Self {
+        if let Some(outside) = reaches_outside(dir) {
+            return Layout::Overlay(outside);
+        }
+        if kustomization(dir, "").is_some() {
+            return Layout::Files;
+        }
+        let entrypoints: Vec<String> = entrypoints(dir).into_iter().map(|(e, _)| e).collect();
+        match first_outside(dir, entrypoints.clone()) {
+            Some(outside) => Layout::Entrypoints {
+                entrypoints,
+                outside,
+            },
+            None => Layout::Files,
+        }
+    }
+
+    /// Where it reaches outside, unless it is read from its files.
+    pub fn outside(&self) -> Option<&Outside> {
+        match self {
+            Layout::Files => None,
+            Layout::Overlay(outside) | Layout::Entrypoints { outside, .. } => Some(outside),
+        }
+    }
+
+    /// What `dir` is, for a message: `a kustomize overlay (...)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Layout::Files => "a directory of files".to_owned(),
+            Layout::Overlay(outside) => format!("a kustomize overlay ({outside})"),
+            Layout::Entrypoints {
+                entrypoints,
+                outside,
+            } => format!(
+                "a site directory with no kustomization of its own whose entrypoints reach outside it ({outside}); its {} entrypoint(s): {}",
+                entrypoints.len(),
+                entrypoints.join(", ")
+            ),
+        }
+    }
+
+    /// The YAML stream `dir` is made of: its build, or its entrypoints'
+    /// builds one after another (nothing for [`Layout::Files`], whose
+    /// documents are its files).
+    pub fn build(&self, dir: &Path, kustomize: &Kustomize) -> Result<String, Box<OverlayError>> {
+        match self {
+            Layout::Files => Ok(String::new()),
+            Layout::Overlay(outside) => build(dir, outside, kustomize),
+            Layout::Entrypoints {
+                entrypoints,
+                outside,
+            } => entrypoints
+                .iter()
+                .try_fold(String::new(), |mut stream, entry| {
+                    let site = dir.join(entry);
+                    // Errors name the entrypoint, and where it reaches out.
+                    let reaches = reaches_outside(&site).unwrap_or_else(|| outside.clone());
+                    let text = build(&site, &reaches, kustomize)?;
+                    if !stream.is_empty() {
+                        if !stream.ends_with('\n') {
+                            stream.push('\n');
+                        }
+                        stream.push_str("---\n");
+                    }
+                    stream.push_str(&text);
+                    Ok(stream)
+                }),
+        }
+    }
+}
+
 /// Where the kustomization of `site` (or of a directory it includes, at
 /// any depth) first names something outside `site`; `None` for a site that
 /// is self-contained or has no kustomization.
 pub fn reaches_outside(site: &Path) -> Option<Outside> {
-    let mut pending = vec![String::new()];
+    first_outside(site, vec![String::new()])
+}
+
+/// Where the kustomizations of the `starts` directories below `site` (or
+/// of one they include, at any depth) first name something outside `site`.
+fn first_outside(site: &Path, starts: Vec<String>) -> Option<Outside> {
+    // A stack: reversed, the first start is looked at first.
+    let mut pending: Vec<String> = starts.into_iter().rev().collect();
     let mut seen = std::collections::BTreeSet::new();
     while let Some(dir) = pending.pop() {
         if !seen.insert(dir.clone()) {
@@ -681,6 +780,42 @@ mod tests {
         // A bundle with a kustomization of its own is one entrypoint.
         let site = repo.path().join("site/a/phases");
         assert_eq!(entrypoints(&site).len(), 1);
+    }
+
+    /// A site directory without a kustomization of its own is made of its
+    /// entrypoints when one reaches outside it; a repository, whose
+    /// entrypoints reach only inside it, is its files.
+    #[test]
+    fn a_site_directory_is_its_entrypoints_and_a_repository_its_files() {
+        let repo = tree(&[
+            ("type/t/kustomization.yaml", "resources:\n- t.yaml\n"),
+            (
+                "site/s/phases/kustomization.yaml",
+                "resources:\n- ../../../type/t\n",
+            ),
+            ("site/s/target/kustomization.yaml", "resources:\n- w.yaml\n"),
+            ("site/o/kustomization.yaml", "resources:\n- ../../type/t\n"),
+        ]);
+        let site = repo.path().join("site/s");
+        match Layout::of(&site) {
+            Layout::Entrypoints {
+                entrypoints,
+                outside,
+            } => {
+                assert_eq!(entrypoints, ["phases", "target"]);
+                assert_eq!(
+                    outside.to_string(),
+                    "phases/kustomization.yaml resources: ../../../type/t"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            Layout::of(&repo.path().join("site/o")),
+            Layout::Overlay(_)
+        ));
+        assert_eq!(Layout::of(repo.path()), Layout::Files);
+        assert_eq!(Layout::of(&repo.path().join("type/t")), Layout::Files);
     }
 
     #[test]

@@ -157,26 +157,44 @@ pub enum RunError {
     /// The result would not build, so it was not written.
     #[error(transparent)]
     Unbuildable(#[from] Box<overlay::Unbuildable>),
-    /// `--in-place` on a site that is an overlay: its documents are made
-    /// by its build, not held in its files.
-    #[error(
-        "{} is a kustomize overlay ({outside}): its documents are made by its kustomize build, \
-         so there are no files to rewrite in place. Write the transformed build to stdout or \
-         --output-dir DIR, or apply the pipeline inside the site's own build: save the \
-         document below as {}/mooring-pipeline.yaml, add `transformers: [mooring-pipeline.yaml]` \
-         to its kustomization, and build it with `kustomize build --enable-alpha-plugins` \
-         (the image is built by the Containerfile):\n{transformer}",
-        .site.display(),
-        .site.display()
-    )]
+    /// `--in-place` on a site that is an overlay (or made of entrypoints
+    /// that are): its documents are made by kustomize builds, not held in
+    /// its files.
+    #[error("{}", in_place_refusal(.site, .layout, .transformer))]
     InPlaceOverlay {
         /// The site directory.
         site: PathBuf,
-        /// Where it reaches outside.
-        outside: overlay::Outside,
+        /// How it is laid out: an overlay, or entrypoints.
+        layout: Box<overlay::Layout>,
         /// The run's pipeline as a KRM function transformer document.
         transformer: String,
     },
+}
+
+/// Why `--in-place` cannot rewrite a site whose documents kustomize makes,
+/// and the routes that work: the transformed build elsewhere, or the
+/// pipeline inside the build as a transformer (its document follows).
+fn in_place_refusal(site: &Path, layout: &overlay::Layout, transformer: &str) -> String {
+    let site = site.display();
+    let within = match layout {
+        overlay::Layout::Entrypoints { entrypoints, .. } => format!(
+            "inside an entrypoint's own build: save the document below as mooring-pipeline.yaml \
+             beside the kustomization of the entrypoint it is for ({}), add \
+             `transformers: [mooring-pipeline.yaml]` to that kustomization",
+            entrypoints.join(", ")
+        ),
+        _ => format!(
+            "inside the site's own build: save the document below as {site}/mooring-pipeline.yaml, \
+             add `transformers: [mooring-pipeline.yaml]` to its kustomization"
+        ),
+    };
+    format!(
+        "{site} is {}: its documents are made by kustomize, so there are no files to rewrite \
+         in place. Write the transformed build to stdout or --output-dir DIR, or apply the \
+         pipeline {within}, and build it with `kustomize build --enable-alpha-plugins` \
+         (the image is built by the Containerfile):\n{transformer}",
+        layout.describe()
+    )
 }
 
 impl RunError {
@@ -277,27 +295,28 @@ fn load<'a>(run: &BundleRun<'a>) -> Result<Loaded<'a>, RunError> {
                 .map_err(RunError::Bundle)?;
             (bundle, None, None)
         }
-        Input::Directory(dir) => match overlay::reaches_outside(dir) {
-            Some(outside) => {
+        Input::Directory(dir) => match overlay::Layout::of(dir) {
+            layout @ (overlay::Layout::Overlay(_) | overlay::Layout::Entrypoints { .. }) => {
                 if in_place {
                     return Err(RunError::InPlaceOverlay {
                         site: dir.to_owned(),
-                        outside,
+                        layout: Box::new(layout),
                         transformer: as_transformer(run.pipeline),
                     });
                 }
-                let text = overlay::build(dir, &outside, run.kustomize)?;
+                let text = layout.build(dir, run.kustomize)?;
                 let bundle =
                     Bundle::from_stream(dir, STREAM_FILE, text).map_err(RunError::Bundle)?;
                 tracing::info!(
-                    "{} is a kustomize overlay ({outside}); working on its `{}` build of {} document(s)",
+                    "{} is {}; working on its `{}` build of {} document(s)",
                     dir.display(),
+                    layout.describe(),
                     run.kustomize.display(),
                     bundle.documents().len()
                 );
                 (bundle, None, Some(dir))
             }
-            None => {
+            overlay::Layout::Files => {
                 // Held from reading to writing, so a concurrent in-place run
                 // can neither interleave with this one nor lose its changes.
                 let lock = in_place
