@@ -209,6 +209,18 @@ fn a_site_that_needs_an_airshipctl_plugin_names_it_and_the_routes_that_work() {
         &ran,
         "airshipctl phase render PHASE | mooring run - --pipeline PIPELINE",
     );
+    // The site directory itself: its own kustomization names only its
+    // metadata.yaml, so it is made of its entrypoints, and the one that
+    // needs the plugin is named (it used to be read as its few files).
+    let whole = run(
+        &manifests.join("site/docker-test-site"),
+        &["--pipeline", pipeline.to_str().unwrap()],
+    );
+    assert_eq!(whole.code, 2, "{}", whole.stderr);
+    says(
+        &whole,
+        "site/docker-test-site/phases is a kustomize overlay (kustomization.yaml resources: ../../../type/gating/phases) whose build needs the KRM plugin `Templater`",
+    );
 }
 
 /// `kubeconfig get --bundle` on an overlay site reads the ClusterMap as

@@ -162,9 +162,11 @@ pub enum Layout {
     Files,
     /// From its kustomize build: its kustomization reaches outside it.
     Overlay(Outside),
-    /// From the builds of its entrypoints: it has no kustomization of its
-    /// own, and one below it reaches outside it, as in airshipctl's
-    /// `manifests/site/<site>` (`phases`, `target/workers`, ...).
+    /// From the builds of its entrypoints: kustomizations below it that
+    /// its own (if it has one) does not name, one of which reaches outside
+    /// it, as in airshipctl's `manifests/site/<site>` (`phases`,
+    /// `target/workers`, ...; the site's own kustomization names only its
+    /// `metadata.yaml`).
     Entrypoints {
         /// The kustomizations below it that no other one there names,
         /// directory-relative.
@@ -180,11 +182,13 @@ impl Layout {
         if let Some(outside) = reaches_outside(dir) {
             return Layout::Overlay(outside);
         }
-        if kustomization(dir, "").is_some() {
+        let entrypoints: Vec<String> = entrypoints(dir).into_iter().map(|(e, _)| e).collect();
+        if entrypoints.len() < 2 && entrypoints.iter().all(String::is_empty) {
             return Layout::Files;
         }
-        let entrypoints: Vec<String> = entrypoints(dir).into_iter().map(|(e, _)| e).collect();
-        match first_outside(dir, entrypoints.clone()) {
+        // Only a path out of the directory makes it a site: a repository
+        // keeps old components that fetch from GitHub, and is files.
+        match first_outside(dir, entrypoints.clone(), Remote::Ignored) {
             Some(outside) => Layout::Entrypoints {
                 entrypoints,
                 outside,
@@ -210,9 +214,13 @@ impl Layout {
                 entrypoints,
                 outside,
             } => format!(
-                "a site directory with no kustomization of its own whose entrypoints reach outside it ({outside}); its {} entrypoint(s): {}",
+                "a site directory whose entrypoints reach outside it ({outside}); its {} entrypoint(s): {}",
                 entrypoints.len(),
-                entrypoints.join(", ")
+                entrypoints
+                    .iter()
+                    .map(|e| if e.is_empty() { "." } else { e.as_str() })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -251,12 +259,19 @@ impl Layout {
 /// any depth) first names something outside `site`; `None` for a site that
 /// is self-contained or has no kustomization.
 pub fn reaches_outside(site: &Path) -> Option<Outside> {
-    first_outside(site, vec![String::new()])
+    first_outside(site, vec![String::new()], Remote::Outside)
+}
+
+/// Whether a remote resource (`github.com/...?ref=`) counts as outside.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Remote {
+    Outside,
+    Ignored,
 }
 
 /// Where the kustomizations of the `starts` directories below `site` (or
 /// of one they include, at any depth) first name something outside `site`.
-fn first_outside(site: &Path, starts: Vec<String>) -> Option<Outside> {
+fn first_outside(site: &Path, starts: Vec<String>, remote: Remote) -> Option<Outside> {
     // A stack: reversed, the first start is looked at first.
     let mut pending: Vec<String> = starts.into_iter().rev().collect();
     let mut seen = std::collections::BTreeSet::new();
@@ -267,8 +282,9 @@ fn first_outside(site: &Path, starts: Vec<String>) -> Option<Outside> {
         let Some((file, content)) = kustomization(site, &dir) else {
             continue;
         };
-        let remote = ["resources", "bases", "components"]
+        let fetched = ["resources", "bases", "components"]
             .into_iter()
+            .filter(|_| remote == Remote::Outside)
             .find_map(|field| {
                 let entries = content.get(field)?.as_array()?;
                 let entry = entries
@@ -277,7 +293,7 @@ fn first_outside(site: &Path, starts: Vec<String>) -> Option<Outside> {
                     .find(|e| is_remote(e))?;
                 Some((field, entry.to_owned()))
             });
-        if let Some((field, entry)) = remote {
+        if let Some((field, entry)) = fetched {
             return Some(Outside { file, field, entry });
         }
         for reference in kustomize::references(&content) {
@@ -507,9 +523,11 @@ fn is_within(path: &str, dir: &str) -> bool {
 }
 
 /// What kustomize builds in `site`, each with the directories its build
-/// reads (its own and every one it names, at any depth): the site itself
-/// when it has a kustomization; otherwise every kustomization directory
-/// below it that no other one names (a repository's site entrypoints).
+/// reads (its own and every one it names, at any depth): every
+/// kustomization directory in it that no other one there names, the site
+/// itself first when it has one. A self-contained site is one entrypoint;
+/// a repository, or an airshipctl site directory whose own kustomization
+/// names only its `metadata.yaml`, has several.
 fn entrypoints(site: &Path) -> Vec<(String, Vec<String>)> {
     let named = |dir: &str| -> Vec<String> {
         kustomization(site, dir)
@@ -532,9 +550,6 @@ fn entrypoints(site: &Path) -> Vec<(String, Vec<String>)> {
         }
         seen.into_iter().collect::<Vec<_>>()
     };
-    if kustomization(site, "").is_some() {
-        return vec![(String::new(), reaches(""))];
-    }
     let dirs = kustomization_dirs(site);
     let named_by_others: std::collections::BTreeSet<String> =
         dirs.iter().flat_map(|dir| named(dir)).collect();
@@ -782,8 +797,9 @@ mod tests {
         assert_eq!(entrypoints(&site).len(), 1);
     }
 
-    /// A site directory without a kustomization of its own is made of its
-    /// entrypoints when one reaches outside it; a repository, whose
+    /// A site directory is made of its entrypoints when one reaches outside
+    /// it, with or without a kustomization of its own that names only its
+    /// metadata (as airshipctl's sites have); a repository, whose
     /// entrypoints reach only inside it, is its files.
     #[test]
     fn a_site_directory_is_its_entrypoints_and_a_repository_its_files() {
@@ -795,7 +811,16 @@ mod tests {
             ),
             ("site/s/target/kustomization.yaml", "resources:\n- w.yaml\n"),
             ("site/o/kustomization.yaml", "resources:\n- ../../type/t\n"),
+            ("site/m/kustomization.yaml", "resources:\n- metadata.yaml\n"),
+            (
+                "site/m/phases/kustomization.yaml",
+                "resources:\n- ../../../type/t\n",
+            ),
         ]);
+        match Layout::of(&repo.path().join("site/m")) {
+            Layout::Entrypoints { entrypoints, .. } => assert_eq!(entrypoints, ["", "phases"]),
+            other => panic!("{other:?}"),
+        }
         let site = repo.path().join("site/s");
         match Layout::of(&site) {
             Layout::Entrypoints {
