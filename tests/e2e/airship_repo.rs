@@ -86,6 +86,14 @@ fn repository() -> tempfile::TempDir {
     dir
 }
 
+/// A private copy of the repository and every build in it
+/// ([`build_every_site`]); `None` where kubectl is missing and not required.
+fn built_repository() -> Option<(tempfile::TempDir, BTreeMap<&'static str, String>)> {
+    let root = repository();
+    let built = build_every_site(root.path())?;
+    Some((root, built))
+}
+
 /// Every site's every entrypoint, and the components, built by
 /// `kubectl kustomize`, which must succeed; `None` where kubectl is missing
 /// and not required.
@@ -138,8 +146,7 @@ fn count(stream: &str) -> usize {
 /// said (case 8), and fails the run under `--strict`.
 #[test]
 fn every_site_is_worked_on_as_its_kustomize_build() {
-    let root = repository();
-    let Some(before) = build_every_site(root.path()) else {
+    let Some((root, before)) = built_repository() else {
         return;
     };
     let files = snapshot(root.path());
@@ -212,8 +219,7 @@ fn every_site_is_worked_on_as_its_kustomize_build() {
 /// says how many there are and how to work on the build instead.
 #[test]
 fn a_self_contained_directorys_stream_says_it_holds_patches() {
-    let root = repository();
-    let Some(built) = build_every_site(root.path()) else {
+    let Some((root, built)) = built_repository() else {
         return;
     };
     let capd = root.path().join(COMPONENTS[0]);
@@ -254,8 +260,7 @@ fn a_self_contained_directorys_stream_says_it_holds_patches() {
 /// rule (the ISO plan), and the metal3 site keeps it all.
 #[test]
 fn each_rendered_site_keeps_only_its_own_providers_documents() {
-    let root = repository();
-    let Some(built) = build_every_site(root.path()) else {
+    let Some((root, built)) = built_repository() else {
         return;
     };
     let scratch = tempfile::tempdir().unwrap();
@@ -331,8 +336,7 @@ fn each_rendered_site_keeps_only_its_own_providers_documents() {
 fn a_repository_filtered_in_place_still_builds_every_site() {
     let scratch = tempfile::tempdir().unwrap();
     for provider in ["docker", "gcp", "metal3"] {
-        let root = repository();
-        let Some(before) = build_every_site(root.path()) else {
+        let Some((root, before)) = built_repository() else {
             return;
         };
         let pipeline = write_pipeline(
@@ -367,8 +371,7 @@ fn a_repository_filtered_in_place_still_builds_every_site() {
 /// byte what they were.
 #[test]
 fn a_whole_repository_labelled_in_place_still_builds_every_site() {
-    let root = repository();
-    let Some(before) = build_every_site(root.path()) else {
+    let Some((root, before)) = built_repository() else {
         return;
     };
     let files = snapshot(root.path());
@@ -420,10 +423,9 @@ fn a_whole_repository_labelled_in_place_still_builds_every_site() {
 /// hold a base map and its patches, is refused with the sites to choose.
 #[test]
 fn kubeconfig_get_reads_each_sites_map_through_its_metadata() {
-    let root = repository();
-    if build_every_site(root.path()).is_none() {
+    let Some((root, _)) = built_repository() else {
         return;
-    }
+    };
     let home = tempfile::tempdir().unwrap();
     crate::overlays::airship_kubeconfig(home.path(), &["ephemeral-cluster", "target-cluster"]);
     // A context for a cluster that does not exist yet, as airshipctl's
@@ -485,11 +487,10 @@ fn kubeconfig_get_reads_each_sites_map_through_its_metadata() {
 /// them, so the target cluster is still found in the rewritten build.
 #[test]
 fn a_rewritten_site_still_finds_its_clusters_in_its_kubeconfig() {
-    let root = repository();
-    let phases = root.path().join(site("metal3-multi-tenant").entrypoints[0]);
-    let Some(before) = build_every_site(root.path()) else {
+    let Some((root, before)) = built_repository() else {
         return;
     };
+    let phases = root.path().join(site("metal3-multi-tenant").entrypoints[0]);
     let scratch = tempfile::tempdir().unwrap();
     let pipeline = write_pipeline(scratch.path(), "- guest: kubeconfig-rewrite\n");
     let ran = run(&phases, &["--pipeline", pipeline.to_str().unwrap()]);
@@ -529,8 +530,7 @@ fn a_rewritten_site_still_finds_its_clusters_in_its_kubeconfig() {
 /// sub-clusters' Secrets they are captured through it, and `get` is whole.
 #[test]
 fn a_multi_tenant_sites_clusters_are_captured_as_they_come_up() {
-    let root = repository();
-    let Some(before) = build_every_site(root.path()) else {
+    let Some((root, before)) = built_repository() else {
         return;
     };
     let documents = before[site("metal3-multi-tenant").entrypoints[0]].clone();
@@ -648,8 +648,7 @@ fn a_multi_tenant_sites_clusters_are_captured_as_they_come_up() {
 /// warned about, naming the reference.
 #[test]
 fn treasuremaps_update_target_finds_its_entries_after_the_rewrite() {
-    let root = repository();
-    let Some(before) = build_every_site(root.path()) else {
+    let Some((root, before)) = built_repository() else {
         return;
     };
     let update_target =
