@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use mooring_model::kustomize;
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use crate::yaml;
@@ -471,30 +472,51 @@ pub fn verify_result(
         Ok(stage) => stage,
         Err(e) => return unchecked(format!("staging a copy failed: {e}")),
     };
+    // Each reached entrypoint is built on its own (a repository has
+    // dozens); what they found is then read in order.
+    enum Verdict {
+        Builds,
+        NotStarted(std::io::Error),
+        Broke { dir: PathBuf, failure: String },
+        BrokenBefore(PathBuf),
+    }
+    let verdicts: Vec<Verdict> = reached
+        .par_iter()
+        .map(|entrypoint| {
+            let failure = match run_build(&stage.path().join(entrypoint), kustomize) {
+                Ok(output) if output.status.success() => return Verdict::Builds,
+                Ok(output) => String::from_utf8_lossy(&output.stderr).replace(
+                    &stage.path().display().to_string(),
+                    &site.display().to_string(),
+                ),
+                Err(e) => return Verdict::NotStarted(e),
+            };
+            // `join("")` would add a trailing slash to the name in messages.
+            let dir = match entrypoint.as_str() {
+                "" => site.to_owned(),
+                entrypoint => site.join(entrypoint),
+            };
+            match run_build(&dir, kustomize) {
+                Ok(before) if before.status.success() => Verdict::Broke { dir, failure },
+                _ => Verdict::BrokenBefore(dir),
+            }
+        })
+        .collect();
     let mut broken_before = Vec::new();
-    for entrypoint in reached {
-        let failure = match run_build(&stage.path().join(&entrypoint), kustomize) {
-            Ok(output) if output.status.success() => continue,
-            Ok(output) => String::from_utf8_lossy(&output.stderr).replace(
-                &stage.path().display().to_string(),
-                &site.display().to_string(),
-            ),
-            Err(e) => return unchecked(format!("`{command}` could not be started: {e}")),
-        };
-        // `join("")` would add a trailing slash to the name in messages.
-        let dir = match entrypoint.as_str() {
-            "" => site.to_owned(),
-            entrypoint => site.join(entrypoint),
-        };
-        match run_build(&dir, kustomize) {
-            Ok(before) if before.status.success() => {
+    for verdict in verdicts {
+        match verdict {
+            Verdict::Builds => {}
+            Verdict::NotStarted(e) => {
+                return unchecked(format!("`{command}` could not be started: {e}"));
+            }
+            Verdict::Broke { dir, failure } => {
                 return Err(Box::new(Unbuildable {
                     site: dir,
                     command,
                     stderr: crate::secrets::scrub_unknown(&tail(&failure)),
                 }));
             }
-            _ => broken_before.push(dir.display().to_string()),
+            Verdict::BrokenBefore(dir) => broken_before.push(dir.display().to_string()),
         }
     }
     if !broken_before.is_empty() {
