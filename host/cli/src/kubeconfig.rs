@@ -77,7 +77,7 @@ pub(crate) enum KubeconfigCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct SiteArgs {
-    /// The bundle holding the site's ClusterMap (and KubeConfig document): a directory (an overlay is read as its kustomize build; a site with airshipctl's metadata.yaml through the phases entrypoint it names), or `-` for a YAML stream on stdin, as airshipctl's GenericContainer executor sends it
+    /// The bundle holding the site's ClusterMap (and KubeConfig document): a directory (an overlay is read as its kustomize build; a site with airshipctl's metadata.yaml through the phases entrypoint it names; any other site directory as its entrypoints' builds), or `-` for a YAML stream on stdin, as airshipctl's GenericContainer executor sends it
     #[arg(short, long, value_name = "DIR")]
     pub(crate) bundle: PathBuf,
     /// Try FILE first for each cluster, by the cluster's context name (FILE:FILE... merged as kubectl merges KUBECONFIG) [default: $KUBECONFIG, but only where $KCTL_CONTEXT is set too, as in an airshipctl phase container]

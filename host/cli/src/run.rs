@@ -27,9 +27,11 @@ use crate::{diff, output, results};
 pub(crate) struct RunArgs {
     /// The bundle directory, or - for a YAML stream on stdin (a rendered
     /// site). A site whose kustomization reaches outside its directory (an
-    /// overlay) is worked on as its kustomize build. Several bundles run
-    /// side by side, one per core, and then need --in-place or --output-dir
-    /// (each bundle goes to DIR/<its name>)
+    /// overlay) is worked on as its kustomize build, and an airshipctl site
+    /// directory (`phases`, `target/workers`, ... reaching outside it) as
+    /// its entrypoints' builds. Several bundles run side by side, one per
+    /// core, and then need --in-place or --output-dir (each bundle goes to
+    /// DIR/<its name>)
     #[arg(required = true, value_name = "BUNDLE")]
     pub(crate) bundles: Vec<PathBuf>,
     /// The pipeline file [default: the one mooring.dev/v1alpha1 Pipeline document in the bundle]
