@@ -386,6 +386,9 @@ fn a_multi_tenant_site_wide_get_writes_the_clusters_that_exist_yet() {
         says(&ran, &format!("clusterAPI Secret {sub}/{sub}-kubeconfig"));
     }
     says(&ran, "2 cluster(s) left out");
+    // Each failure is said once, by mooring: the Kubernetes client's own
+    // error log ("failed with error client error (Connect)") stays out.
+    assert!(!ran.stderr.contains("failed with error"), "{}", ran.stderr);
 }
 
 /// A site rendered by whatever builds it (airshipctl, kustomize with

@@ -15,14 +15,32 @@ use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Sends events to stderr: `-q` shows warnings only, the default adds
-/// mooring's notices, `-v` mooring's debug detail, `-vv` every crate's.
+/// mooring's crates, whose events stderr shows by default.
+const OURS: &[&str] = &[
+    "mooring",
+    "mooring_engine",
+    "mooring_kube",
+    "mooring_oci",
+    "mooring_guests",
+];
+
+/// Sends events to stderr: `-q` shows mooring's warnings only, the default
+/// adds its notices, `-v` its debug detail, `-vv` every crate's. Other
+/// crates stay quiet below `-vv`: what goes wrong in them reaches the
+/// operator once, as mooring's own error (the Kubernetes client would
+/// otherwise log each failed request a second time).
 pub(crate) fn init(verbose: u8, quiet: bool) {
+    let ours = |level: &str| {
+        OURS.iter()
+            .map(|krate| format!("{krate}={level}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let default = match (quiet, verbose) {
-        (true, _) => "warn",
-        (false, 0) => "warn,mooring=info,mooring_engine=info,mooring_kube=info",
-        (false, 1) => "warn,mooring=debug,mooring_engine=debug,mooring_kube=debug",
-        (false, _) => "debug",
+        (true, _) => format!("off,{}", ours("warn")),
+        (false, 0) => format!("off,{}", ours("info")),
+        (false, 1) => format!("off,{}", ours("debug")),
+        (false, _) => "debug".to_owned(),
     };
     let filter = std::env::var("MOORING_LOG")
         .ok()
