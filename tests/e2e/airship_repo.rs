@@ -2,9 +2,9 @@
 //! treasuremap's files (unmodified) with an operator's sites beside them
 //! (`fixtures/airship-sites/README.md` says what is whose): a docker site,
 //! a gcp site, a metal3 multi-tenant site with sub-clusters and airshipctl's
-//! azure site, each made of function, type and site layers with site
-//! patches. Every pipeline here runs on that tree, and the real
-//! `kubectl kustomize` builds every site before and after it.
+//! azure site, made of function, type and site layers (and, for metal3, a
+//! composite) with site patches. Every pipeline here runs on that tree, and
+//! the real `kubectl kustomize` builds every site before and after it.
 
 use std::collections::BTreeMap;
 use std::fs;
