@@ -392,8 +392,7 @@ impl Bundle {
         // steps changed and its annotations together.
         let annotate = |(doc, index): &(&Document, usize)| match self.raw.get(&doc.id) {
             Some(chunk) => {
-                let original = doc.original.as_deref().unwrap_or(&doc.content);
-                let rendered = annotated(&chunk.text, original, doc, *index);
+                let rendered = annotated(&chunk.text, &doc.as_read(), doc, *index);
                 if doc.modified && !rendered.in_place {
                     warn_written_whole(doc);
                 }
@@ -433,7 +432,7 @@ impl Bundle {
             .collect();
         let edit = |(doc, chunk): &(&Document, &yaml::Chunk)| {
             let rendered = match &doc.original {
-                Some(original) => yaml::render_edit(&chunk.text, original, &doc.content),
+                Some(original) => yaml::render_edit(&chunk.text, &original.content(), &doc.content),
                 None => yaml::render_document(&chunk.text, &doc.content),
             };
             if !rendered.in_place {

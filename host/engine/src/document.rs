@@ -23,7 +23,7 @@ pub struct Document {
     pub modified: bool,
     /// The content as it was read, kept from its first change on: what the
     /// original text is edited from when the document is written back.
-    pub original: Option<Box<Map<String, Value>>>,
+    pub original: Option<Original>,
 }
 
 impl Document {
@@ -31,9 +31,40 @@ impl Document {
     /// was read (once), so writing it back need not read the text again.
     pub fn edit_content<T>(&mut self, edit: impl FnOnce(&mut Map<String, Value>) -> T) -> T {
         if self.origin.is_some() && self.original.is_none() {
-            self.original = Some(Box::new(self.content.clone()));
+            self.original = Some(Original::of(&self.content));
         }
         edit(&mut self.content)
+    }
+
+    /// The content as it was read: its first version if it changed.
+    pub fn as_read(&self) -> std::borrow::Cow<'_, Map<String, Value>> {
+        match &self.original {
+            Some(original) => std::borrow::Cow::Owned(original.content()),
+            None => std::borrow::Cow::Borrowed(&self.content),
+        }
+    }
+}
+
+/// A document's content as it was read, held as compact JSON: a tree of
+/// maps costs about ten times its text, and every changed document keeps
+/// one until it is written (about a third of a large run's memory).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Original(Box<str>);
+
+impl Original {
+    fn of(content: &Map<String, Value>) -> Self {
+        // A map with string keys always serializes.
+        Original(
+            serde_json::to_string(content)
+                .expect("a JSON object serializes")
+                .into_boxed_str(),
+        )
+    }
+
+    /// The content, read back from the JSON it was written as (a document
+    /// read nests at most 64 levels, well within serde_json's limit).
+    pub fn content(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.0).expect("JSON mooring wrote reads back")
     }
 }
 
@@ -143,4 +174,33 @@ pub fn names(docs: &[&Document]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod original_tests {
+    use super::*;
+
+    /// What a document read holds comes back from its compact form exactly:
+    /// key order, every kind of number, strings that look like others.
+    #[test]
+    fn an_original_reads_back_as_it_was_kept() {
+        let content: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "kind": "ConfigMap",
+            "metadata": {"name": "ß-ü", "labels": {"z": "1", "a": "0644"}},
+            "data": {"big": u64::MAX, "neg": -7, "float": 0.1, "exp": 1e300, "bool": "yes", "null": null},
+            "list": [[], {}, [1, [2, [3]]]],
+        }))
+        .unwrap();
+        let kept = Original::of(&content).content();
+        assert_eq!(kept, content);
+        let keys = |m: &Map<String, Value>| {
+            m["metadata"]["labels"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&kept), ["z", "a"], "key order is kept");
+    }
 }

@@ -266,8 +266,7 @@ impl ResourceList {
         let original = yaml::read_object(&sent)?;
         let mut as_read = original.clone();
         let internal = take_internal_annotations(&mut as_read);
-        let before = doc.original.as_deref().unwrap_or(&doc.content);
-        if as_read != *before || Some(&internal) != self.internal.get(&doc.id) {
+        if as_read != *doc.as_read() || Some(&internal) != self.internal.get(&doc.id) {
             return None;
         }
         let rendered = yaml::render_edit(&sent, &original, &expected);
