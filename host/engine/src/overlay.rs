@@ -198,14 +198,6 @@ impl Layout {
         }
     }
 
-    /// Where it reaches outside, unless it is read from its files.
-    pub fn outside(&self) -> Option<&Outside> {
-        match self {
-            Layout::Files => None,
-            Layout::Overlay(outside) | Layout::Entrypoints { outside, .. } => Some(outside),
-        }
-    }
-
     /// What `dir` is, for a message: `a kustomize overlay (...)`.
     pub fn describe(&self) -> String {
         match self {

@@ -177,12 +177,10 @@ pub enum RunError {
 fn in_place_refusal(site: &Path, layout: &overlay::Layout, transformer: &str) -> String {
     let site = site.display();
     let within = match layout {
-        overlay::Layout::Entrypoints { entrypoints, .. } => format!(
-            "inside an entrypoint's own build: save the document below as mooring-pipeline.yaml \
-             beside the kustomization of the entrypoint it is for ({}), add \
-             `transformers: [mooring-pipeline.yaml]` to that kustomization",
-            entrypoints.join(", ")
-        ),
+        overlay::Layout::Entrypoints { .. } => "inside one entrypoint's own build (those named \
+             above): save the document below as mooring-pipeline.yaml beside its kustomization, \
+             add `transformers: [mooring-pipeline.yaml]` to that kustomization"
+            .to_owned(),
         _ => format!(
             "inside the site's own build: save the document below as {site}/mooring-pipeline.yaml, \
              add `transformers: [mooring-pipeline.yaml]` to its kustomization"
