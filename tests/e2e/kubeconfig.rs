@@ -381,6 +381,17 @@ fn without_any_source_every_attempt_is_listed() {
     ] {
         says(&ran, needle);
     }
+    // Before kind writes airshipctl's kubeconfig, its source is missing,
+    // not unapproved: the default path is approved whether or not it exists.
+    fs::remove_file(site.home.path().join(".airship/kubeconfig")).unwrap();
+    let missing = site.kubeconfig(&["get", "target-cluster", "--interval", "50ms"]);
+    assert_eq!(missing.code, 1, "{}", missing.stderr);
+    says(&missing, "/.airship/kubeconfig does not exist");
+    assert!(
+        !missing.stderr.contains("not a path the operator approved"),
+        "{}",
+        missing.stderr
+    );
 }
 
 #[test]

@@ -542,9 +542,12 @@ impl<'a> Resolver<'a> {
             }
             Err(_) => file.clone(),
         };
+        // An approved path that does not exist (airshipctl's
+        // `~/.airship/kubeconfig` before kind writes it) is compared as
+        // written, so the read fails as missing, not as unapproved.
         let allowed = self.options.readable.iter().any(|dir| {
-            dir.canonicalize()
-                .is_ok_and(|dir| resolved.starts_with(dir))
+            let dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+            resolved.starts_with(dir)
         });
         if allowed {
             Ok(file)
