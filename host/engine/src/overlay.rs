@@ -543,7 +543,7 @@ fn is_within(path: &str, dir: &str) -> bool {
 /// a repository, or an airshipctl site directory whose own kustomization
 /// names only its `metadata.yaml`, has several.
 fn entrypoints(site: &Path) -> Vec<(String, Vec<String>)> {
-    let named = |dir: &str| -> Vec<String> {
+    let read = |dir: &str| -> Vec<String> {
         kustomization(site, dir)
             .map(|(_, content)| {
                 kustomize::references(&content)
@@ -554,21 +554,36 @@ fn entrypoints(site: &Path) -> Vec<(String, Vec<String>)> {
             })
             .unwrap_or_default()
     };
+    // Each kustomization is read once: a repository's entrypoints share
+    // most of what they reach (types, functions).
+    let graph: BTreeMap<String, Vec<String>> = kustomization_dirs(site)
+        .into_iter()
+        .map(|dir| {
+            let named = read(&dir);
+            (dir, named)
+        })
+        .collect();
     let reaches = |entrypoint: &str| {
         let mut seen = std::collections::BTreeSet::new();
         let mut pending = vec![entrypoint.to_owned()];
         while let Some(dir) = pending.pop() {
-            if seen.insert(dir.clone()) {
-                pending.extend(named(&dir));
+            if seen.contains(&dir) {
+                continue;
             }
+            // A directory the walk did not list (reached through a link)
+            // is read where it is named.
+            match graph.get(&dir) {
+                Some(named) => pending.extend(named.iter().cloned()),
+                None => pending.extend(read(&dir)),
+            }
+            seen.insert(dir);
         }
         seen.into_iter().collect::<Vec<_>>()
     };
-    let dirs = kustomization_dirs(site);
-    let named_by_others: std::collections::BTreeSet<String> =
-        dirs.iter().flat_map(|dir| named(dir)).collect();
-    dirs.iter()
-        .filter(|dir| !named_by_others.contains(*dir))
+    let named_by_others: std::collections::BTreeSet<&String> = graph.values().flatten().collect();
+    graph
+        .keys()
+        .filter(|dir| !named_by_others.contains(dir))
         .map(|dir| (dir.clone(), reaches(dir)))
         .collect()
 }
